@@ -1,0 +1,41 @@
+"""Timing helpers shared by the benchmarks: medians of repeated runs, and one table."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+
+def median_seconds(fn, repeat: int = 5, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` over ``repeat`` runs, after ``warmup`` untimed runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def format_seconds(seconds: float) -> str:
+    """Human units: 812 µs, 12.3 ms, 4.56 s."""
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds:.2f} s"
+
+
+class Row(dict):
+    """One benchmark row: task, ours, reference, ratio (reference / ours), note."""
+
+    def __init__(self, task: str, ours: float, reference: float | None = None, reference_name: str = "", note: str = ""):
+        ratio = f"{reference / ours:.1f}x" if reference else "-"
+        super().__init__(
+            task=task,
+            cvlib=format_seconds(ours),
+            reference=f"{format_seconds(reference)} ({reference_name})" if reference else "-",
+            speed_up=ratio,
+            note=note,
+        )

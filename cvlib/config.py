@@ -1,0 +1,61 @@
+"""Course-wide settings: the fast/full profile, seeding, quiet logs, the data directory.
+
+``CVLIB_FAST=1`` (tests, CI) shrinks data and epochs so each notebook runs in
+about a minute; without it (a student's run, ``make run``) notebooks train to the
+quality they promise. ``CVLIB_DATA`` overrides where data sets are stored.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def fast_mode() -> bool:
+    """True when ``CVLIB_FAST`` asks for the small, quick profile (tests and CI)."""
+    value = os.environ.get("CVLIB_FAST", "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"CVLIB_FAST: expected 1/0, true/false, yes/no or on/off, got {value!r}")
+
+
+def quiet_logs() -> None:
+    """Silence TensorFlow's C++ banner and warnings (must run before TensorFlow is imported to fully work)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def setup(seed: int = 0) -> None:
+    """Seed Python, NumPy and Keras (and so TensorFlow), and quiet TensorFlow's logs.
+
+    Call it once at the top of a notebook so every run draws the same numbers.
+    """
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+    quiet_logs()
+    random.seed(seed)
+    np.random.seed(seed)
+    import keras  # imported here so that `import cvlib` stays light
+
+    keras.utils.set_random_seed(int(seed))
+
+
+def data_dir(*parts: str) -> Path:
+    """The course's data directory (``CVLIB_DATA``, else ``data/`` in the repository), created if missing.
+
+    Extra ``parts`` are joined below it, e.g. ``data_dir("ct")``.
+    """
+    root = os.environ.get("CVLIB_DATA")
+    base = Path(root).expanduser() if root else REPO_ROOT / "data"
+    path = base.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
