@@ -30,7 +30,9 @@ def format_seconds(seconds: float) -> str:
 class Row(dict):
     """One benchmark row: task, ours, reference, ratio (reference / ours), note."""
 
-    def __init__(self, task: str, ours: float, reference: float | None = None, reference_name: str = "", note: str = ""):
+    def __init__(
+        self, task: str, ours: float, reference: float | None = None, reference_name: str = "", note: str = ""
+    ):
         ratio = f"{reference / ours:.1f}x" if reference else "-"
         super().__init__(
             task=task,

@@ -1,0 +1,57 @@
+"""Run every benchmark in this folder and print one table (``make bench``).
+
+Each ``bench_*.py`` module exposes ``run() -> list[Row]``; rows report medians of
+repeated runs of cvlib and of its reference, measured in this one run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import os
+import platform
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def machine() -> str:
+    """CPU model, cores, OS and library versions: what a reader needs to compare figures."""
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import keras
+    import numpy
+    import tensorflow
+
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}, "
+        f"NumPy {numpy.__version__}, TensorFlow {tensorflow.__version__}, Keras {keras.__version__}"
+    )
+
+
+def main(argv: list[str]) -> int:
+    names = argv or sorted(p.stem for p in HERE.glob("bench_*.py"))
+    rows = []
+    for name in names:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        rows.extend(importlib.import_module(name).run())
+    columns = ["task", "cvlib", "reference", "speed_up", "note"]
+    print(f"Measured {dt.date.today():%Y-%m-%d} on {machine()}; medians of repeated runs.\n")
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for row in rows:
+        print("| " + " | ".join(str(row[c]) for c in columns) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,86 @@
+"""cvlib.config (fast mode, seeding, data directory) and cvlib.report (headline figures)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cvlib import config, report
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1", True), ("true", True), ("ON", True), ("0", False), ("", False)])
+def test_fast_mode_reads_the_environment(monkeypatch, value, expected):
+    monkeypatch.setenv("CVLIB_FAST", value)
+    assert config.fast_mode() is expected
+
+
+def test_fast_mode_defaults_to_full(monkeypatch):
+    monkeypatch.delenv("CVLIB_FAST", raising=False)
+    assert config.fast_mode() is False
+
+
+def test_fast_mode_rejects_unclear_values(monkeypatch):
+    monkeypatch.setenv("CVLIB_FAST", "maybe")
+    with pytest.raises(ValueError, match="CVLIB_FAST"):
+        config.fast_mode()
+
+
+def test_setup_makes_numpy_and_keras_repeatable():
+    import keras
+
+    config.setup(seed=3)
+    first = np.random.rand(3), keras.random.uniform((3,)).numpy()  # noqa: NPY002 - the global state is the point
+    config.setup(seed=3)
+    second = np.random.rand(3), keras.random.uniform((3,)).numpy()  # noqa: NPY002
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
+def test_setup_rejects_bad_seeds(seed):
+    with pytest.raises(ValueError, match="seed"):
+        config.setup(seed=seed)
+
+
+def test_data_dir_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("CVLIB_DATA", str(tmp_path / "d"))
+    path = config.data_dir("ct")
+    assert path == tmp_path / "d" / "ct" and path.is_dir()
+
+
+def test_data_dir_defaults_to_the_repository(monkeypatch):
+    monkeypatch.delenv("CVLIB_DATA", raising=False)
+    assert config.data_dir() == config.REPO_ROOT / "data"
+
+
+def test_record_writes_json_under_make_run(monkeypatch, tmp_path):
+    monkeypatch.setenv(report.REPORT_DIR_ENV, str(tmp_path))
+    report.record("99_test", mAP=np.float32(0.5), images=np.int64(10))
+    report.record("99_test", mAP=0.75, note="second call merges")
+    on_disk = json.loads((tmp_path / "99_test.json").read_text())
+    assert on_disk == {"mAP": 0.75, "images": 10, "note": "second call merges"}
+    assert report.load(tmp_path)["99_test"] == on_disk
+    assert report.recorded("99_test")["mAP"] == 0.75
+
+
+def test_record_is_harmless_interactively(monkeypatch, tmp_path):
+    monkeypatch.delenv(report.REPORT_DIR_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert report.record("98_test", AP=0.1) == {"AP": 0.1}
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "figures", "match"),
+    [
+        (("",), {"AP": 1.0}, "notebook"),
+        (("01",), {}, "figures"),
+        (("01",), {"AP": float("nan")}, "AP"),
+        (("01",), {"AP": [1, 2]}, "AP"),
+    ],
+)
+def test_record_rejects_bad_figures(args, figures, match):
+    with pytest.raises(ValueError, match=match):
+        report.record(*args, **figures)
