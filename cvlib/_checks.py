@@ -60,7 +60,8 @@ def boxes_array(boxes, name: str = "boxes", format: str = "xyxy", ndim: int | No
     """
     check_format(format)
     arr = to_numpy(boxes, name)
-    if arr.size == 0 and ndim == 2:
+    # "No boxes" may come as [] or np.zeros((0, 4)); a (5, 0) or (0, 3) array is a wrong shape, not empty.
+    if ndim == 2 and arr.shape in ((0,), (0, 4)):
         return arr.reshape(0, 4)
     check_shape_last(arr, name, 4, ndim)
     check_finite(arr, name)
@@ -78,8 +79,6 @@ def vector(x, name: str, length: int | None = None, dtype=np.float64) -> np.ndar
     """Validate a 1-D array (optionally of a given length) of finite numbers."""
     arr = to_numpy(x, name, dtype)
     if arr.ndim != 1:
-        if arr.size == 0:
-            return arr.reshape(0)
         raise ValueError(f"{name}: expected a 1-D array, got shape {arr.shape}")
     if length is not None and arr.shape[0] != length:
         raise ValueError(f"{name}: expected {length} entries (one per box), got {arr.shape[0]}")
@@ -88,8 +87,9 @@ def vector(x, name: str, length: int | None = None, dtype=np.float64) -> np.ndar
     return arr
 
 
-def probability(value: float, name: str) -> float:
-    """Require a number in [0, 1]."""
-    if not (np.isscalar(value) and np.isfinite(value) and 0.0 <= float(value) <= 1.0):
+def probability(value, name: str) -> float:
+    """Require a single number in [0, 1] (a Python number, 0-d array or scalar tensor)."""
+    arr = to_numpy(value, name) if not isinstance(value, (str, bytes)) else None
+    if arr is None or arr.ndim != 0 or not np.isfinite(arr) or not 0.0 <= float(arr) <= 1.0:
         raise ValueError(f"{name}: expected a number in [0, 1], got {value!r}")
-    return float(value)
+    return float(arr)

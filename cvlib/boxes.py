@@ -8,17 +8,42 @@ Formats are named as ``keras.utils.bounding_boxes`` names them:
 - ``"center_xywh"``: (cx, cy, w, h), centre and size (YOLO).
 
 Coordinates are continuous pixels: a box from 0 to 10 is 10 wide (no "+1").
-Inputs may be lists, NumPy arrays or tensors; outputs are NumPy float64.
-Introduced in notebook 01 (IoU and mAP).
+Inputs may be lists, NumPy arrays or tensors; outputs are NumPy (float64 boxes,
+int64 indices).
+
+- ``convert_format``, ``area``, ``intersection``, ``iou``, ``giou``: notebook 01 (IoU and mAP);
+- ``clip``, ``encode_deltas``, ``decode_deltas``: the R-CNN family (Girshick et al. 2014,
+  Ren et al. 2015) and SSD (Liu et al. 2016);
+- ``nms``, ``batched_nms``: greedy non-maximum suppression, identical to
+  ``tf.image.non_max_suppression`` (which works in float32; see ``nms``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from cvlib._checks import boxes_array, check_format
+from cvlib._checks import (
+    boxes_array,
+    check_finite,
+    check_format,
+    check_shape_last,
+    probability,
+    to_numpy,
+    vector,
+)
 
-__all__ = ["convert_format", "area", "intersection", "iou", "giou"]
+__all__ = [
+    "area",
+    "batched_nms",
+    "clip",
+    "convert_format",
+    "decode_deltas",
+    "encode_deltas",
+    "giou",
+    "intersection",
+    "iou",
+    "nms",
+]
 
 
 def _to_xyxy(arr: np.ndarray, format: str) -> np.ndarray:
@@ -47,7 +72,9 @@ def convert_format(boxes, source: str, target: str) -> np.ndarray:
     """Convert boxes of shape (..., 4) from format ``source`` to format ``target``."""
     check_format(source, "source")
     check_format(target, "target")
-    arr = boxes_array(boxes, "boxes", source, ndim=None)
+    arr = to_numpy(boxes, "boxes")
+    # An empty list has shape (0,): read it as no boxes, (0, 4), rather than as a wrong shape.
+    arr = boxes_array(arr, "boxes", source, ndim=2 if arr.size == 0 and arr.ndim < 2 else None)
     if source == target:
         return arr.copy()
     return _from_xyxy(_to_xyxy(arr, source), target)
@@ -109,3 +136,253 @@ def giou(boxes1, boxes2, format: str = "xyxy") -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         penalty = np.where(hull > 0, (hull - union) / np.where(hull > 0, hull, 1), 0.0)
     return overlap - penalty
+
+
+# --------------------------------------------------------------------------- clipping
+
+
+def clip(boxes, image_shape, format: str = "xyxy") -> np.ndarray:
+    """Clip boxes to the image: (N, 4) in ``format`` -> (N, 4) in ``format``, inside [0, W] x [0, H].
+
+    ``image_shape`` is (H, W) or (H, W, C), as ``image.shape`` gives it. A box wholly outside the
+    image becomes a zero-width or zero-height box on the border (filter those with ``area``).
+    """
+    b = xyxy(boxes, format)
+    shape = to_numpy(image_shape, "image_shape")
+    if shape.ndim != 1 or shape.shape[0] not in (2, 3):
+        raise ValueError(f"image_shape: expected (H, W) or (H, W, C), got {shape.tolist()}")
+    check_finite(shape, "image_shape")
+    height, width = shape[0], shape[1]
+    if height < 0 or width < 0:
+        raise ValueError(f"image_shape: height and width must be non-negative, got {shape.tolist()}")
+    clipped = np.stack(
+        [
+            np.clip(b[:, 0], 0, width),
+            np.clip(b[:, 1], 0, height),
+            np.clip(b[:, 2], 0, width),
+            np.clip(b[:, 3], 0, height),
+        ],
+        axis=-1,
+    )
+    return _from_xyxy(clipped, format)
+
+
+# --------------------------------------------------------------------------- R-CNN box deltas
+
+# Largest dw, dh that decode_deltas lets through, as torchvision and Detectron do
+# (their "bbox_xform_clip"): an untrained or diverging regression head can predict
+# a large dw, and exp() of it overflows to inf, which turns the loss into NaN. The
+# bound lets a box grow to at most 1000/16 = 62.5 times its anchor: a 16-pixel
+# anchor (the finest feature stride) may still cover a 1000-pixel image.
+MAX_LOG_SCALE = float(np.log(1000.0 / 16))
+
+
+def _centre_size(b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Centres and sizes (cx, cy, w, h) of xyxy boxes."""
+    w = b[:, 2] - b[:, 0]
+    h = b[:, 3] - b[:, 1]
+    return b[:, 0] + 0.5 * w, b[:, 1] + 0.5 * h, w, h
+
+
+def _positive_size(b: np.ndarray, name: str) -> np.ndarray:
+    """Reject boxes of zero width or height: deltas divide by the anchor's size and take log(w), log(h)."""
+    w = b[:, 2] - b[:, 0]
+    h = b[:, 3] - b[:, 1]
+    bad = np.flatnonzero((w <= 0) | (h <= 0))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"{name}: box {i} has width {w[i]:g} and height {h[i]:g}; box deltas need a positive width and "
+            "height (they divide by the anchor's size and take log(w), log(h))"
+        )
+    return b
+
+
+def _same_length(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    if len(a) != len(b):
+        raise ValueError(f"{name_b}: expected {len(a)} rows (one per row of {name_a}), got {len(b)}")
+
+
+def _variances(variances) -> np.ndarray:
+    """The 4 positive scales (for dx, dy, dw, dh); None means no scaling."""
+    if variances is None:
+        return np.ones(4)
+    v = to_numpy(variances, "variances")
+    if v.shape != (4,):
+        raise ValueError(f"variances: expected 4 numbers (for dx, dy, dw, dh), got shape {v.shape}")
+    check_finite(v, "variances")
+    if (v <= 0).any():
+        raise ValueError(f"variances: every value must be positive, got {v.tolist()}")
+    return v
+
+
+def encode_deltas(anchors, boxes, variances=None, format: str = "xyxy") -> np.ndarray:
+    """Regression targets of ``boxes`` relative to ``anchors``: (N, 4), (N, 4) in ``format`` -> (N, 4).
+
+    The R-CNN parameterisation (Girshick et al. 2014; Faster R-CNN, SSD) on centres and sizes::
+
+        dx = (gx - ax) / aw    dy = (gy - ay) / ah    dw = log(gw / aw)    dh = log(gh / ah)
+
+    each column divided by ``variances`` (e.g. SSD's (0.1, 0.1, 0.2, 0.2)) when given, which
+    brings the targets to roughly unit scale. Anchors and boxes need a positive width and height.
+    """
+    a = _positive_size(xyxy(anchors, format, "anchors"), "anchors")
+    g = xyxy(boxes, format, "boxes")
+    _same_length(a, g, "anchors", "boxes")
+    g = _positive_size(g, "boxes")
+    v = _variances(variances)
+    ax, ay, aw, ah = _centre_size(a)
+    gx, gy, gw, gh = _centre_size(g)
+    deltas = np.stack([(gx - ax) / aw, (gy - ay) / ah, np.log(gw / aw), np.log(gh / ah)], axis=-1)
+    return deltas / v
+
+
+def decode_deltas(anchors, deltas, variances=None, format: str = "xyxy") -> np.ndarray:
+    """Boxes from regression deltas, the inverse of ``encode_deltas``: (N, 4), (N, 4) -> (N, 4) in ``format``.
+
+    ``gx = ax + dx * aw``, ``gw = aw * exp(dw)`` (and the same for y, h), after multiplying the
+    deltas by ``variances``. dw and dh are clamped at log(1000/16) so exp() cannot overflow.
+    """
+    a = _positive_size(xyxy(anchors, format, "anchors"), "anchors")
+    d = to_numpy(deltas, "deltas")
+    d = d.reshape(0, 4) if d.size == 0 and d.ndim < 2 else check_shape_last(d, "deltas", 4, ndim=2)
+    check_finite(d, "deltas")
+    _same_length(a, d, "anchors", "deltas")
+    d = d * _variances(variances)
+    ax, ay, aw, ah = _centre_size(a)
+    cx = ax + d[:, 0] * aw
+    cy = ay + d[:, 1] * ah
+    w = aw * np.exp(np.minimum(d[:, 2], MAX_LOG_SCALE))
+    h = ah * np.exp(np.minimum(d[:, 3], MAX_LOG_SCALE))
+    return _from_xyxy(np.stack([cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h], axis=-1), format)
+
+
+# --------------------------------------------------------------------------- non-maximum suppression
+
+
+def _scalar(value, name: str) -> float:
+    """A single number; 0-d arrays and tensors are read as their value."""
+    arr = to_numpy(value, name)
+    if arr.ndim != 0 or np.isnan(arr):
+        raise ValueError(f"{name}: expected a single number, got {value!r}")
+    return float(arr)
+
+
+def _max_output(value) -> int:
+    """None means no limit; otherwise a non-negative integer."""
+    if value is None:
+        return np.iinfo(np.int64).max
+    arr = to_numpy(value, "max_output", dtype=None)
+    if arr.ndim != 0 or arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer) or arr < 0:
+        raise ValueError(f"max_output: expected None or a non-negative integer, got {value!r}")
+    return int(arr)
+
+
+def _iou_one_to_many_float32(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """IoU of one box with many, computed as TensorFlow's NMS kernel does, in float32.
+
+    Columns are (x1, y1, x2, y2, area): ``box`` is (5,), ``others`` (5, M). The operations come
+    in TensorFlow's order, so the rounding (and so a comparison with the threshold) is the same.
+    A zero-area box overlaps nothing: its IoU is 0, or 0/0 = NaN when both are empty, and
+    neither is above any threshold, as TensorFlow's explicit "area <= 0 -> 0" gives.
+    """
+    x1, y1, x2, y2, area_box = box
+    ox1, oy1, ox2, oy2, area_others = others
+    inter_h = np.maximum(np.minimum(oy2, y2) - np.maximum(oy1, y1), 0)
+    inter_w = np.maximum(np.minimum(ox2, x2) - np.maximum(ox1, x1), 0)
+    inter = inter_h * inter_w
+    return inter / (area_others + area_box - inter)
+
+
+def _nms_xyxy(
+    b: np.ndarray, s: np.ndarray, iou_threshold: float, score_threshold: float, max_output: int
+) -> np.ndarray:
+    """Greedy NMS on validated xyxy boxes and scores; returns kept indices (int64) in selection order.
+
+    Every number is float32, as in TensorFlow's kernel: then equal scores, and IoUs equal to
+    the threshold, come out the same as there, bit for bit.
+    """
+    b = b.astype(np.float32)
+    s = s.astype(np.float32)
+    threshold = np.float32(iou_threshold)
+    with np.errstate(over="ignore"):  # beyond float32's range is +-inf, as in TensorFlow
+        score_threshold = np.float32(score_threshold)
+    # Candidates: score strictly above score_threshold. Visit them by descending score; the stable
+    # sort of the negated scores puts equal scores in index order (TensorFlow's tie-break).
+    candidates = np.flatnonzero(s > score_threshold)
+    order = candidates[np.argsort(-s[candidates], kind="stable")]
+    x1, y1, x2, y2 = b[order].T
+    # Columns (x1, y1, x2, y2, area) of the boxes still in play, in visiting order. Each step
+    # keeps the first column and drops it and every column it suppresses: one vectorised IoU
+    # per kept box, against the remaining candidates only.
+    remaining = np.stack([x1, y1, x2, y2, (y2 - y1) * (x2 - x1)])
+    keep = []
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 for two empty boxes, see above
+        while order.size and len(keep) < max_output:
+            # The best remaining box overlaps no kept box too much (it would have been removed): keep it.
+            keep.append(order[0])
+            best, order, remaining = remaining[:, 0], order[1:], remaining[:, 1:]
+            # Suppress the rest that overlap it by more than the threshold (an IoU equal to it stays).
+            suppressed = _iou_one_to_many_float32(best, remaining) > threshold
+            if suppressed.any():  # copying only when something goes saves time when boxes are sparse
+                order, remaining = order[~suppressed], remaining[:, ~suppressed]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def _nms_inputs(boxes, scores, iou_threshold, score_threshold, max_output, format):
+    b = xyxy(boxes, format)
+    s = vector(scores, "scores", len(b))
+    iou_threshold = probability(_scalar(iou_threshold, "iou_threshold"), "iou_threshold")
+    return b, s, iou_threshold, _scalar(score_threshold, "score_threshold"), _max_output(max_output)
+
+
+def nms(
+    boxes, scores, iou_threshold: float = 0.5, score_threshold: float = -np.inf, max_output=None, format: str = "xyxy"
+) -> np.ndarray:
+    """Greedy non-maximum suppression: (N, 4) boxes in ``format``, (N,) scores -> kept indices, (K,) int64.
+
+    Visit the boxes by descending score and keep a box unless its IoU with a box already kept
+    is *greater* than ``iou_threshold``. Boxes with a score not above ``score_threshold`` are
+    dropped first; at most ``max_output`` indices are returned (None: no limit), best first.
+
+    The result is identical to ``tf.image.non_max_suppression`` (on the same boxes as yxyx),
+    including its conventions: equal scores are visited lower index first, IoU exactly at the
+    threshold does not suppress, both thresholds are strict, and, like TensorFlow, boxes, scores
+    and thresholds are rounded to float32 before anything is compared.
+    """
+    b, s, iou_threshold, score_threshold, max_output = _nms_inputs(
+        boxes, scores, iou_threshold, score_threshold, max_output, format
+    )
+    return _nms_xyxy(b, s, iou_threshold, score_threshold, max_output)
+
+
+def batched_nms(
+    boxes,
+    scores,
+    labels,
+    iou_threshold: float = 0.5,
+    score_threshold: float = -np.inf,
+    max_output=None,
+    format: str = "xyxy",
+) -> np.ndarray:
+    """Non-maximum suppression within each class: (N, 4), (N,), (N,) labels -> kept indices, (K,) int64.
+
+    Boxes of different labels never suppress each other. The kept indices of all classes come
+    back together by descending (float32) score, equal scores lower index first, at most
+    ``max_output`` of them. Arguments as in ``nms``.
+    """
+    b, s, iou_threshold, score_threshold, max_output = _nms_inputs(
+        boxes, scores, iou_threshold, score_threshold, max_output, format
+    )
+    l = vector(labels, "labels", len(b), dtype=None)
+    # One nms per class (rather than torchvision's trick of shifting each class far apart, which
+    # changes the coordinates and so the float32 IoUs). No class can contribute more than
+    # max_output boxes to the best max_output overall, so each class may stop there.
+    kept = [np.empty(0, dtype=np.int64)]
+    for label in np.unique(l):
+        members = np.flatnonzero(l == label)
+        kept.append(members[_nms_xyxy(b[members], s[members], iou_threshold, score_threshold, max_output)])
+    kept = np.concatenate(kept)
+    # Descending float32 score, then ascending index: the order nms itself uses.
+    kept = kept[np.lexsort((kept, -s.astype(np.float32)[kept]))]
+    return kept[:max_output]
