@@ -32,7 +32,7 @@ run: setup
 	$(BIN)/python tools/run_notebooks.py $(if $(NB),--only $(NB))
 
 test: setup
-	CVLIB_FAST=1 MPLBACKEND=Agg TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
+	CVLIB_FAST=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 tests notebooks
 
 lab: setup

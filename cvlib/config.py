@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +30,26 @@ def fast_mode() -> bool:
 
 
 def quiet_logs() -> None:
-    """Silence TensorFlow's C++ banner and warnings (must run before TensorFlow is imported to fully work)."""
+    """Import TensorFlow without its start-up banner, and keep its C++ logs to errors only.
+
+    TensorFlow 2.21 prints its oneDNN and CUDA notices from C++ before its logging is
+    configured, so ``TF_CPP_MIN_LOG_LEVEL`` cannot stop them; they would fill every notebook's
+    first output. We import it once with the process's stderr (file descriptor 2) pointed at
+    /dev/null. Python errors are raised as exceptions, so a failing import still shows.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if "tensorflow" in sys.modules or os.environ["KERAS_BACKEND"] != "tensorflow":
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def setup(seed: int = 0) -> None:

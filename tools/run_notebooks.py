@@ -102,7 +102,6 @@ def main(argv=None) -> int:
     os.environ[report.REPORT_DIR_ENV] = str(figures_dir)
     os.environ["CVLIB_FAST"] = "1" if args.fast else "0"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("MPLBACKEND", "Agg")
 
     rows = []
     for i, path in enumerate(notebooks, 1):
