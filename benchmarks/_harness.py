@@ -28,16 +28,21 @@ def format_seconds(seconds: float) -> str:
 
 
 class Row(dict):
-    """One benchmark row: task, ours, reference, ratio (reference / ours), note."""
+    """One benchmark row: task, cvlib's time, the reference's time, how much faster or slower cvlib is, a note."""
 
     def __init__(
         self, task: str, ours: float, reference: float | None = None, reference_name: str = "", note: str = ""
     ):
-        ratio = f"{reference / ours:.1f}x" if reference else "-"
+        if not reference:
+            ratio = "-"
+        elif reference >= ours:
+            ratio = f"{reference / ours:.1f}x faster"
+        else:
+            ratio = f"{ours / reference:.1f}x slower"
         super().__init__(
             task=task,
             cvlib=format_seconds(ours),
             reference=f"{format_seconds(reference)} ({reference_name})" if reference else "-",
-            speed_up=ratio,
+            **{"cvlib vs reference": ratio},
             note=note,
         )
