@@ -77,3 +77,8 @@ def data_dir(*parts: str) -> Path:
     path = base.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# Every notebook imports this module first (its parameters cell), before anything imports
+# TensorFlow: importing it quietly here keeps the banner out of every notebook's output.
+quiet_logs()
