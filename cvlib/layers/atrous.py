@@ -1,0 +1,229 @@
+"""Dilated (atrous) convolution: the lecture's formula in NumPy, and DeepLabv3's ASPP block (notebook 13).
+
+Two ways of counting the spacing of a dilated kernel's taps are in use, and they differ by one:
+
+- the lecture's **dilation radius** ``r``: ``r`` zeros (holes) between neighbouring taps, so taps are
+  ``r + 1`` pixels apart and ``r = 0`` is the standard convolution;
+- the **dilation rate** of Keras (``Conv2D(dilation_rate=...)``), TensorFlow and the DeepLab papers:
+  the distance between neighbouring taps, so ``1`` is the standard convolution.
+
+They map as ``dilation_rate = r + 1``. ``dilated_conv2d_reference`` takes the lecture's ``r``;
+``ASPP`` takes DeepLab's ``rates`` (Keras dilation rates), as the paper writes them: ``(6, 12, 18)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+from keras import ops
+
+from cvlib._checks import check_finite, to_numpy
+
+PADDINGS = ("valid", "same")
+
+
+def _positive_pair(value, name: str) -> tuple[int, int]:
+    """An int or a pair of ints, each >= 1, as (rows, columns)."""
+    items = value if isinstance(value, (tuple, list)) else (value, value)
+    if len(items) != 2 or not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in items
+    ):
+        raise ValueError(f"{name}: expected a positive integer or a pair of them, got {value!r}")
+    return int(items[0]), int(items[1])
+
+
+def _output_size_and_padding(size: int, kernel: int, spacing: int, stride: int, padding: str) -> tuple[int, int]:
+    """Output length and the zeros added *before* the input along one axis, as TensorFlow computes them.
+
+    The dilated kernel spans ``(kernel - 1) * spacing + 1`` pixels. "valid" adds nothing; "same" gives
+    ``ceil(size / stride)`` outputs and pads just enough for them, the odd pixel going *after* the input.
+    """
+    span = (kernel - 1) * spacing + 1
+    if padding == "valid":
+        return max(0, (size - span) // stride + 1), 0
+    out = -(-size // stride)  # ceil
+    total = max(0, (out - 1) * stride + span - size)
+    return out, total // 2
+
+
+def dilated_conv2d_reference(x, w, r: int, stride=1, padding: str = "valid", bias=None) -> np.ndarray:
+    """Dilated 2-D convolution with the lecture's dilation radius ``r``, summed directly from the formula.
+
+    ``y[b, i, j, o] = bias[o] + sum_{m, n, c} x[b, i*s + m*(r+1) - p_top, j*s + n*(r+1) - p_left, c] * w[m, n, c, o]``
+
+    Taps are ``r + 1`` pixels apart (``r = 0``: the standard convolution), so this equals
+    ``keras.layers.Conv2D(dilation_rate=r + 1, strides=stride, padding=padding)`` with kernel ``w`` —
+    a cross-correlation, like every deep-learning "convolution" (the kernel is not flipped). Pixels outside
+    the image (``p_top``, ``p_left`` of "same" padding) are zero. A kernel of ``k`` taps spans
+    ``(k - 1)(r + 1) + 1`` pixels. TensorFlow's ``Conv2D`` refuses ``strides > 1`` together with
+    ``dilation_rate > 1``; the formula has no such limit.
+
+    Args:
+        x: image(s), (H, W, C_in) or (B, H, W, C_in).
+        w: kernel, (k_h, k_w, C_in, C_out).
+        r: dilation radius, an integer >= 0 (Keras' ``dilation_rate`` is ``r + 1``).
+        stride: an integer >= 1 or a pair (rows, columns).
+        padding: "valid" (only positions where the whole kernel lies inside) or "same" (TensorFlow's:
+            ``ceil(H / stride)`` outputs, zeros split evenly with the odd one at the bottom/right).
+        bias: optional (C_out,).
+
+    Returns:
+        float64 array (H_out, W_out, C_out), or (B, H_out, W_out, C_out) for a batch. A "valid" kernel larger
+        than the image gives an empty spatial axis.
+    """
+    x = check_finite(to_numpy(x, "x"), "x")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"x: expected an image (H, W, C_in) or a batch (B, H, W, C_in), got shape {x.shape}")
+    w = check_finite(to_numpy(w, "w"), "w")
+    if w.ndim != 4 or 0 in w.shape[:2]:
+        raise ValueError(f"w: expected a kernel of shape (k_h, k_w, C_in, C_out) with k >= 1, got shape {w.shape}")
+    if w.shape[2] != x.shape[-1]:
+        raise ValueError(f"w: has C_in = {w.shape[2]} input channels but x has {x.shape[-1]} (x shape {x.shape})")
+    if not isinstance(r, (int, np.integer)) or isinstance(r, bool) or r < 0:
+        raise ValueError(f"r: expected the dilation radius, an integer >= 0 (0 = standard convolution), got {r!r}")
+    sh, sw = _positive_pair(stride, "stride")
+    if not isinstance(padding, str) or padding.lower() not in PADDINGS:
+        raise ValueError(f"padding: expected 'valid' or 'same', got {padding!r}")
+    padding = padding.lower()
+    if bias is not None:
+        bias = check_finite(to_numpy(bias, "bias"), "bias")
+        if bias.shape != (w.shape[3],):
+            raise ValueError(f"bias: expected shape ({w.shape[3]},), one per output channel, got {bias.shape}")
+
+    single = x.ndim == 3
+    xb = x[None] if single else x
+    kh, kw = w.shape[:2]
+    spacing = int(r) + 1
+    out_h, top = _output_size_and_padding(xb.shape[1], kh, spacing, sh, padding)
+    out_w, left = _output_size_and_padding(xb.shape[2], kw, spacing, sw, padding)
+
+    # Zero-pad generously, then every tap reads a strided window: input row i*s + m*(r+1) - top.
+    span_h, span_w = (kh - 1) * spacing + 1, (kw - 1) * spacing + 1
+    bottom = max(0, (out_h - 1) * sh + span_h - top - xb.shape[1])
+    right = max(0, (out_w - 1) * sw + span_w - left - xb.shape[2])
+    xp = np.pad(xb, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    y = np.zeros((xb.shape[0], out_h, out_w, w.shape[3]))
+    if out_h and out_w:
+        for m in range(kh):
+            for n in range(kw):
+                rows = m * spacing + sh * np.arange(out_h)
+                cols = n * spacing + sw * np.arange(out_w)
+                y += xp[:, rows][:, :, cols] @ w[m, n]  # (B, out_h, out_w, C_in) @ (C_in, C_out)
+    if bias is not None:
+        y += bias
+    return y[0] if single else y
+
+
+@keras.saving.register_keras_serializable(package="cvlib")
+class ASPP(keras.layers.Layer):
+    """Atrous spatial pyramid pooling, as in DeepLabv3 (Chen et al. 2017, "Rethinking atrous convolution").
+
+    Parallel branches look at the same feature map at several scales: a 1x1 convolution, one 3x3 convolution
+    per dilation rate in ``rates``, and (``image_pooling=True``) an image-level branch — global average
+    pooling, a 1x1 convolution, then upsampling back to the input's size. Each branch is
+    convolution (no bias) + BatchNorm + ReLU with ``filters`` channels; their concatenation is projected by
+    another 1x1 convolution + BatchNorm + ReLU (and optional dropout) to ``filters`` channels.
+
+    ``rates`` are Keras dilation rates (DeepLab's convention; the lecture's radius is ``rate - 1``).
+    DeepLabv3 uses (6, 12, 18) at output stride 16 and doubles them at output stride 8.
+
+    Input (B, H, W, C), any H and W (they may differ from call to call); output (B, H, W, filters).
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        rates: Sequence[int] = (6, 12, 18),
+        image_pooling: bool = True,
+        dropout: float = 0.0,
+        momentum: float = 0.99,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters < 1:
+            raise ValueError(f"filters: expected a positive integer (channels of every branch), got {filters!r}")
+        if isinstance(rates, (str, bytes)) or not isinstance(rates, Sequence) or not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in rates
+        ):
+            raise ValueError(f"rates: expected a sequence of Keras dilation rates (integers >= 1), got {rates!r}")
+        if not isinstance(image_pooling, (bool, np.bool_)):
+            raise ValueError(f"image_pooling: expected True or False, got {image_pooling!r}")
+        if not (np.isscalar(dropout) and 0.0 <= float(dropout) < 1.0):
+            raise ValueError(f"dropout: expected a rate in [0, 1), got {dropout!r}")
+        if not (np.isscalar(momentum) and 0.0 <= float(momentum) < 1.0):
+            raise ValueError(f"momentum: expected the BatchNorm momentum in [0, 1), got {momentum!r}")
+        self.filters = int(filters)
+        self.rates = tuple(int(v) for v in rates)
+        self.image_pooling = bool(image_pooling)
+        self.dropout = float(dropout)
+        self.momentum = float(momentum)
+
+        def conv(size, rate, name):
+            return keras.layers.Conv2D(
+                self.filters, size, padding="same", dilation_rate=rate, use_bias=False, name=name
+            )
+
+        def norm(name):
+            return keras.layers.BatchNormalization(momentum=self.momentum, name=name)
+
+        self.branch_convs = [conv(1, 1, "conv_1x1")] + [conv(3, v, f"conv_3x3_rate{v}") for v in self.rates]
+        self.branch_norms = [norm("bn_1x1")] + [norm(f"bn_3x3_rate{v}") for v in self.rates]
+        if self.image_pooling:
+            self.pool_conv = conv(1, 1, "pool_conv")
+            self.pool_norm = norm("pool_bn")
+        self.project_conv = conv(1, 1, "project_conv")
+        self.project_norm = norm("project_bn")
+        self.dropout_layer = keras.layers.Dropout(self.dropout) if self.dropout else None
+
+    @property
+    def num_branches(self) -> int:
+        """Branches concatenated before the projection: 1x1, one per rate, and image pooling."""
+        return 1 + len(self.rates) + int(self.image_pooling)
+
+    def build(self, input_shape):
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ValueError(
+                f"inputs: expected a feature map (batch, height, width, channels) with known channels, "
+                f"got shape {tuple(input_shape)}"
+            )
+        branch_shape = (*input_shape[:-1], self.filters)
+        for conv, norm in zip(self.branch_convs, self.branch_norms):
+            conv.build(input_shape)
+            norm.build(branch_shape)
+        if self.image_pooling:
+            self.pool_conv.build((input_shape[0], 1, 1, input_shape[-1]))
+            self.pool_norm.build((input_shape[0], 1, 1, self.filters))
+        self.project_conv.build((*input_shape[:-1], self.filters * self.num_branches))
+        self.project_norm.build(branch_shape)
+
+    def call(self, inputs, training=None):
+        branches = [
+            ops.relu(norm(conv(inputs), training=training))
+            for conv, norm in zip(self.branch_convs, self.branch_norms)
+        ]
+        if self.image_pooling:
+            pooled = ops.mean(inputs, axis=(1, 2), keepdims=True)  # (B, 1, 1, C)
+            pooled = ops.relu(self.pool_norm(self.pool_conv(pooled), training=training))
+            # Bilinear upsampling of a 1x1 map is a constant copy, so broadcasting is exact and size-agnostic.
+            branches.append(ops.broadcast_to(pooled, ops.shape(branches[0])))
+        x = ops.concatenate(branches, axis=-1)
+        x = ops.relu(self.project_norm(self.project_conv(x), training=training))
+        if self.dropout_layer is not None:
+            x = self.dropout_layer(x, training=training)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            filters=self.filters,
+            rates=list(self.rates),
+            image_pooling=self.image_pooling,
+            dropout=self.dropout,
+            momentum=self.momentum,
+        )
+        return config

@@ -1,0 +1,218 @@
+"""cvlib.layers.atrous: the NumPy dilated convolution against Keras/TensorFlow, and the ASPP layer.
+
+What is compared with what:
+- stride 1, any radius r, both paddings: ``keras.layers.Conv2D(dilation_rate=r + 1)``, in float64 (to 1e-9)
+  and in float32 as students run it (to 1e-5);
+- stride > 1 with r = 0: ``Conv2D(strides=s)``;
+- stride > 1 with r > 0: Keras' ``Conv2D`` refuses the combination (checked below), so we compare with
+  ``Conv2D(strides=s)`` carrying the equivalent zero-filled kernel (taps r + 1 apart, spanning
+  (k - 1)(r + 1) + 1 pixels), and with ``tf.nn.conv2d(strides=s, dilations=r + 1)``, which does accept it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cvlib.layers import ASPP, dilated_conv2d_reference
+
+RNG = np.random.default_rng(13)
+
+
+def keras_conv(x, w, bias, dilation_rate=1, strides=1, padding="valid", dtype="float64"):
+    layer = keras.layers.Conv2D(
+        w.shape[-1], w.shape[:2], strides=strides, dilation_rate=dilation_rate, padding=padding, dtype=dtype
+    )
+    layer.build(x.shape)
+    layer.set_weights([w.astype(dtype), bias.astype(dtype)])
+    return np.asarray(layer(x.astype(dtype)))
+
+
+def inflate(w, r):
+    """The same kernel with r zeros between neighbouring taps: an ordinary kernel that equals the dilated one."""
+    kh, kw = w.shape[:2]
+    big = np.zeros(((kh - 1) * (r + 1) + 1, (kw - 1) * (r + 1) + 1, *w.shape[2:]))
+    big[:: r + 1, :: r + 1] = w
+    return big
+
+
+def _fits(r, padding, kernel, size):
+    """Keras rejects a "valid" dilated kernel wider than the image; that case is tested on its own below."""
+    span = max((k - 1) * (r + 1) + 1 for k in kernel)
+    return padding == "same" or span <= min(size)
+
+
+CASES = [
+    case
+    for case in itertools.product(
+        [0, 1, 2, 3], ["valid", "same"], [(1, 1), (3, 3), (2, 3), (4, 2)], [(11, 11), (12, 9)]
+    )
+    if _fits(*case)
+]
+
+
+@pytest.mark.parametrize("r, padding, kernel, size", CASES)
+def test_matches_keras_conv2d_dilation_rate_r_plus_1(r, padding, kernel, size):
+    x = RNG.uniform(-1, 1, (2, *size, 3))
+    w = RNG.uniform(-1, 1, (*kernel, 3, 4)) / np.sqrt(kernel[0] * kernel[1] * 3)
+    b = RNG.uniform(-1, 1, 4)
+    ours = dilated_conv2d_reference(x, w, r, padding=padding, bias=b)
+    theirs = keras_conv(x, w, b, dilation_rate=r + 1, padding=padding)
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours, theirs, atol=1e-9, err_msg="float64 parity")
+    single = keras_conv(x, w, b, dilation_rate=r + 1, padding=padding, dtype="float32")
+    assert np.abs(ours - single).max() < 1e-5, "float32 Keras must agree to 1e-5"
+
+
+@pytest.mark.parametrize("stride, padding", itertools.product([2, 3, (2, 3)], ["valid", "same"]))
+def test_strided_standard_convolution_matches_keras(stride, padding):
+    x = RNG.uniform(-1, 1, (2, 13, 10, 2))
+    w = RNG.uniform(-1, 1, (3, 3, 2, 5))
+    b = RNG.uniform(-1, 1, 5)
+    ours = dilated_conv2d_reference(x, w, 0, stride=stride, padding=padding, bias=b)
+    np.testing.assert_allclose(ours, keras_conv(x, w, b, strides=stride, padding=padding), atol=1e-9)
+
+
+def test_keras_refuses_stride_with_dilation():
+    with pytest.raises(ValueError, match="dilation_rate"):
+        keras.layers.Conv2D(2, 3, strides=2, dilation_rate=2)
+
+
+@pytest.mark.parametrize("r, stride, padding", itertools.product([1, 2], [2, 3], ["valid", "same"]))
+def test_strided_dilated_matches_inflated_kernel_and_tf_nn(r, stride, padding):
+    x = RNG.uniform(-1, 1, (2, 17, 14, 3))
+    w = RNG.uniform(-1, 1, (3, 3, 3, 4))
+    b = RNG.uniform(-1, 1, 4)
+    ours = dilated_conv2d_reference(x, w, r, stride=stride, padding=padding, bias=b)
+    inflated = keras_conv(x, inflate(w, r), b, strides=stride, padding=padding)
+    np.testing.assert_allclose(ours, inflated, atol=1e-9)
+    low_level = tf.nn.conv2d(x, w, strides=stride, dilations=r + 1, padding=padding.upper()).numpy() + b
+    np.testing.assert_allclose(ours, low_level, atol=1e-9)
+
+
+def test_hand_checked_case():
+    # 2x2 kernel of ones, r = 1: each output sums the four pixels two apart, y[i, j] = 4 * x[i, j] + 24.
+    x = np.arange(25.0).reshape(5, 5, 1)
+    y = dilated_conv2d_reference(x, np.ones((2, 2, 1, 1)), r=1)
+    assert y[..., 0].tolist() == [[24, 28, 32], [44, 48, 52], [64, 68, 72]]
+    # r = 0 is the standard convolution; an even "same" kernel pads after the input (TensorFlow's rule).
+    row = np.array([[1.0], [2.0], [3.0], [4.0]])[None]  # (1, 4, 1)
+    same = dilated_conv2d_reference(row, np.ones((1, 2, 1, 1)), r=0, padding="same")
+    assert same[0, :, 0].tolist() == [3, 5, 7, 4]
+    # A 3-tap kernel with r = 2 spans 7 pixels; "same" pads 3 on each side.
+    line = np.zeros((1, 9, 1))
+    line[0, 4] = 1.0
+    w = np.array([1.0, 2.0, 3.0]).reshape(1, 3, 1, 1)
+    assert dilated_conv2d_reference(line, w, r=2, padding="same")[0, :, 0].tolist() == [0, 3, 0, 0, 2, 0, 0, 1, 0]
+
+
+def test_single_image_batch_and_empty_output():
+    x = RNG.uniform(size=(7, 8, 2))
+    w = RNG.uniform(size=(3, 3, 2, 3))
+    np.testing.assert_allclose(dilated_conv2d_reference(x, w, 1), dilated_conv2d_reference(x[None], w, 1)[0])
+    assert dilated_conv2d_reference(x, w, 3).shape == (0, 0, 3)  # a 9-pixel kernel does not fit a 7x8 image
+    assert dilated_conv2d_reference(np.zeros((0, 7, 8, 2)), w, 1, padding="same").shape == (0, 7, 8, 3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"x": np.zeros((5, 5))}, "x"),
+        ({"x": np.zeros((1, 1, 5, 5, 2))}, "x"),
+        ({"x": np.full((5, 5, 2), np.nan)}, "x"),
+        ({"w": np.zeros((3, 3, 2))}, "w"),
+        ({"w": np.zeros((3, 3, 4, 1))}, "w"),  # channel mismatch
+        ({"w": np.zeros((0, 3, 2, 1))}, "w"),
+        ({"r": -1}, "r"),
+        ({"r": 1.5}, "r"),
+        ({"r": True}, "r"),
+        ({"stride": 0}, "stride"),
+        ({"stride": (1, 2, 3)}, "stride"),
+        ({"padding": "full"}, "padding"),
+        ({"padding": None}, "padding"),
+        ({"bias": np.zeros(3)}, "bias"),
+    ],
+)
+def test_reference_rejects_bad_input(kwargs, name):
+    args = {"x": np.zeros((5, 5, 2)), "w": np.zeros((3, 3, 2, 1)), "r": 0}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=rf"^{name}:"):
+        dilated_conv2d_reference(**args)
+
+
+# --- ASPP ---------------------------------------------------------------------------------------------------
+
+
+def aspp_params(c_in, f, rates, image_pooling=True):
+    """Weights by hand: bias-free convolutions, then 4 BatchNorm numbers per channel (2 trainable)."""
+    branches = 1 + len(rates) + int(image_pooling)
+    convs = c_in * f + 9 * c_in * f * len(rates) + (c_in * f if image_pooling else 0) + branches * f * f
+    return convs + 4 * f * (branches + 1)
+
+
+@pytest.mark.parametrize("rates, image_pooling", [((6, 12, 18), True), ((1, 2), False), ((), True)])
+def test_aspp_shapes_and_parameter_count(rates, image_pooling):
+    layer = ASPP(8, rates=rates, image_pooling=image_pooling)
+    inputs = keras.Input((None, None, 5))
+    model = keras.Model(inputs, layer(inputs))
+    for shape in [(2, 17, 23, 5), (1, 9, 9, 5), (3, 32, 32, 5)]:
+        assert tuple(model(np.zeros(shape, "float32")).shape) == (*shape[:3], 8)
+    assert layer.count_params() == aspp_params(5, 8, rates, image_pooling)
+    assert layer.num_branches == 1 + len(rates) + int(image_pooling)
+    rates_used = [conv.dilation_rate for conv in layer.branch_convs[1:]]
+    assert rates_used == [(r, r) for r in rates], "rates are Keras dilation rates, used as given"
+
+
+def test_aspp_save_load_round_trip(tmp_path):
+    inputs = keras.Input((None, None, 4))
+    model = keras.Model(inputs, ASPP(6, rates=(2, 4), dropout=0.1, momentum=0.9, name="aspp")(inputs))
+    # random weights everywhere, BatchNorm statistics included, so the comparison means something
+    model.set_weights([RNG.uniform(0.5, 1.5, v.shape).astype("float32") for v in model.get_weights()])
+    path = tmp_path / "aspp.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    x = RNG.uniform(-1, 1, (2, 13, 11, 4)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(loaded(x)))
+    assert loaded.get_layer("aspp").get_config() == model.get_layer("aspp").get_config()
+    assert ASPP.from_config(model.get_layer("aspp").get_config()).rates == (2, 4)
+
+
+def test_aspp_image_pooling_branch_is_global():
+    # With only the pooling branch feeding the projection through a zero 1x1 branch, the output is constant.
+    layer = ASPP(3, rates=())
+    x = RNG.uniform(-1, 1, (1, 10, 12, 2)).astype("float32")
+    layer(x)
+    layer.branch_convs[0].set_weights([np.zeros_like(layer.branch_convs[0].get_weights()[0])])
+    out = np.asarray(layer(x))
+    assert np.allclose(out, out[:, :1, :1]), "the image-pooling branch is the same at every pixel"
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"filters": 0}, "filters"),
+        ({"filters": 2.5}, "filters"),
+        ({"rates": (6, 0)}, "rates"),
+        ({"rates": "6,12"}, "rates"),
+        ({"image_pooling": "yes"}, "image_pooling"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"momentum": -0.1}, "momentum"),
+    ],
+)
+def test_aspp_rejects_bad_arguments(kwargs, name):
+    args = {"filters": 4}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=rf"^{name}:"):
+        ASPP(**args)
+
+
+def test_aspp_rejects_wrong_input_rank():
+    with pytest.raises(ValueError, match=r"^inputs:"):
+        ASPP(4)(np.zeros((2, 8, 8), "float32"))
