@@ -34,8 +34,9 @@ def quiet_logs() -> None:
 
     TensorFlow 2.21 prints its oneDNN and CUDA notices from C++ before its logging is
     configured, so ``TF_CPP_MIN_LOG_LEVEL`` cannot stop them; they would fill every notebook's
-    first output. We import it once with the process's stderr (file descriptor 2) pointed at
-    /dev/null. Python errors are raised as exceptions, so a failing import still shows.
+    first output (and a GPU-less machine would show a "failed call to cuInit" error). We import
+    it once with the process's stderr (file descriptor 2) pointed at /dev/null. Python errors are
+    raised as exceptions, so a failing import still shows.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -45,7 +46,11 @@ def quiet_logs() -> None:
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        import tensorflow  # noqa: F401
+        import tensorflow
+
+        # Listing devices runs TensorFlow's one-time CUDA probe, which logs an error on a machine
+        # without a GPU; done here, it stays silent and is not repeated later.
+        tensorflow.config.list_physical_devices()
     finally:
         os.dup2(saved, 2)
         os.close(saved)
