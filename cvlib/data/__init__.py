@@ -4,6 +4,7 @@
 - ``cvlib.data.formats``: COCO JSON and PASCAL VOC XML, written and read.
 """
 
+from cvlib.data.download import download
 from cvlib.data.formats import (
     coco_class_names,
     detections_to_coco,
@@ -25,6 +26,7 @@ __all__ = [
     "Scenes",
     "coco_class_names",
     "detections_to_coco",
+    "download",
     "from_coco",
     "generate_scenes",
     "instance_map",
