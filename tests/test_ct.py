@@ -256,6 +256,20 @@ def test_make_tf_dataset_batches():
         ct.make_tf_dataset(volumes, [0, 1])
 
 
+def test_make_tf_dataset_repeats_for_a_seed_and_varies_between_epochs():
+    volumes = np.random.default_rng(3).random((6, 16, 16, 8)).astype(np.float32)
+
+    def epochs(seed, n=2):
+        ds = ct.make_tf_dataset(volumes, np.arange(6) % 2, batch_size=3, training=True, seed=seed, max_angle=10)
+        return [np.concatenate([b[0].numpy() for b in ds]) for _ in range(n)]
+
+    first, again, other = epochs(0), epochs(0), epochs(1)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b, err_msg="the same seed must give the same epochs")
+    assert not np.array_equal(first[0], first[1]), "each epoch must be shuffled and augmented anew"
+    assert not np.array_equal(first[0], other[0]), "another seed must give other epochs"
+
+
 # ----------------------------------------------------------------------------- download
 
 def test_download_missing_data_set_says_how_to_get_it(tmp_path):

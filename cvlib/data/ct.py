@@ -339,6 +339,9 @@ def make_tf_dataset(volumes, labels, batch_size: int = 8, training: bool = False
 
     Adds the channel axis; when ``training``, shuffles every epoch and applies ``augment``
     (``augment_args`` go to it); batches and prefetches. Labels become float32 for a sigmoid.
+    Shuffling and augmentation both follow ``seed``: each volume of each epoch gets its own
+    stateless seed, so the same seed repeats the same epochs even with parallel map calls
+    (a stateful random op would hand out its draws in whatever order the threads ask).
     """
     import tensorflow as tf
 
@@ -351,7 +354,11 @@ def make_tf_dataset(volumes, labels, batch_size: int = 8, training: bool = False
     ds = tf.data.Dataset.from_tensor_slices((volumes, labels))
     if training:
         ds = ds.shuffle(len(volumes), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.map(lambda v, y: (augment(v, **augment_args), y), num_parallel_calls=tf.data.AUTOTUNE)
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        ds = tf.data.Dataset.zip(ds, seeds).map(
+            lambda example, pair: (augment(example[0], seed=pair, **augment_args), example[1]),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
     ds = ds.map(lambda v, y: (v[..., None], y))
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
