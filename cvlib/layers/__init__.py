@@ -2,9 +2,22 @@
 
 - ``cvlib.layers.atrous``: ``dilated_conv2d_reference`` (the dilated convolution in NumPy) and ``ASPP``
   (DeepLabv3's atrous spatial pyramid pooling); notebook 13.
+- ``cvlib.layers.correlation``: ``CrossCorrelation``, SiamFC's score map; notebook 10.
+- ``cvlib.layers.roi``: ``RoIPool`` (Fast R-CNN) and ``RoIAlign`` (Mask R-CNN), equal to torchvision's, and
+  ``boxes_to_rois``; notebooks 04 and 12.
 """
 
 from cvlib.layers.atrous import ASPP, dilated_conv2d_reference
 from cvlib.layers.correlation import CrossCorrelation
+from cvlib.layers.roi import RoIAlign, RoIPool, boxes_to_rois, roi_align, roi_pool
 
-__all__ = ["ASPP", "CrossCorrelation", "dilated_conv2d_reference"]
+__all__ = [
+    "ASPP",
+    "CrossCorrelation",
+    "RoIAlign",
+    "RoIPool",
+    "boxes_to_rois",
+    "dilated_conv2d_reference",
+    "roi_align",
+    "roi_pool",
+]
