@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cvlib._checks import boxes_array, to_numpy
+from cvlib._checks import boxes_array, check_finite, check_shape_last, to_numpy
 
 __all__ = [
     "build_base",
@@ -76,11 +76,16 @@ def _rate(value, name: str) -> float:
     return float(value)
 
 
-def _image_size(image_size) -> tuple[int, int]:
-    pair = (image_size, image_size) if np.isscalar(image_size) else tuple(image_size)
-    if len(pair) != 2 or any(isinstance(s, bool) or not np.isfinite(s) or s <= 0 for s in pair):
+def _image_size(image_size) -> tuple[float, float]:
+    """(H, W) from a side, (H, W) or an image's shape (H, W, C)."""
+    pair = (image_size, image_size) if np.isscalar(image_size) else tuple(image_size)[:2]
+    try:
+        h, w = (float(s) for s in pair)
+    except (TypeError, ValueError):
+        raise ValueError(f"image_size: expected a positive side or (height, width), got {image_size!r}") from None
+    if any(isinstance(s, bool) for s in pair) or not (np.isfinite([h, w]).all() and h > 0 and w > 0):
         raise ValueError(f"image_size: expected a positive side or (height, width), got {image_size!r}")
-    return float(pair[0]), float(pair[1])
+    return h, w
 
 
 # --------------------------------------------------------------------------- targets
@@ -95,7 +100,7 @@ def normalize_boxes(boxes, image_size) -> np.ndarray:
     accepted; their IoU with anything is 0.
     """
     b = boxes_array(boxes, "boxes")
-    h, w = _image_size(image_size if np.isscalar(image_size) else tuple(image_size)[:2])
+    h, w = _image_size(image_size)
     outside = np.flatnonzero((b[:, 0] < 0) | (b[:, 1] < 0) | (b[:, 2] > w) | (b[:, 3] > h))
     if outside.size:
         i = int(outside[0])
@@ -112,10 +117,8 @@ def denormalize_boxes(boxes, image_size) -> np.ndarray:
     Predictions are taken as they come (a linear head may predict outside [0, 1] or x2 < x1);
     only NaN, infinity and a wrong shape are rejected.
     """
-    from cvlib._checks import check_finite, check_shape_last
-
     b = check_finite(check_shape_last(to_numpy(boxes, "boxes"), "boxes", 4, ndim=2), "boxes")
-    h, w = _image_size(image_size if np.isscalar(image_size) else tuple(image_size)[:2])
+    h, w = _image_size(image_size)
     return b * np.array([w, h, w, h])
 
 
@@ -232,9 +235,9 @@ def build_localizer(
     """A single-object localiser: images (N, H, W, C) -> one normalised ``xyxy`` box per image, (N, 4).
 
     With ``base`` (a ``keras.Model``, e.g. a trained classifier's ``get_layer("base")``) the
-    localiser starts from a *copy* of its weights, so the classifier is left as it was; with
-    ``base=None`` it builds ``build_base(input_shape, filters)`` with fresh random weights (the
-    from-scratch baseline). Either way the head is new: Flatten, ``Dense(hidden, relu)``,
+    localiser starts from a *copy* of its weights, so the classifier is left as it was (``filters``
+    is then not used); with ``base=None`` it builds ``build_base(input_shape, filters)`` with fresh
+    random weights (the from-scratch baseline). Either way the head is new: Flatten, ``Dense(hidden, relu)``,
     optional ``Dropout`` and ``Dense(4)`` named ``"box"``.
 
     ``activation`` of the box layer: ``"sigmoid"`` (default) keeps every coordinate in (0, 1),
