@@ -130,6 +130,7 @@ def test_models_output_136_and_save_load(builder, tmp_path):
     assert pts.shape == (3, 68, 2)
 
 
+@pytest.mark.slow
 def test_regressor_learns_on_a_few_faces():
     """A few steps of MSE training must bring the NME down (the model can learn, the targets are consistent)."""
     keras.utils.set_random_seed(0)
