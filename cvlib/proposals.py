@@ -288,15 +288,15 @@ def _normalise(counts: np.ndarray) -> np.ndarray:
     return flat / flat.sum(1, keepdims=True)  # every region has >= 1 pixel: no division by 0
 
 
-def _texture_histograms(labels: np.ndarray, image: np.ndarray, n: int) -> np.ndarray:
-    """(n, C * 8 * 10) histograms of Gaussian-derivative responses in 8 orientations, per channel.
+def _texture_bins(image: np.ndarray) -> np.ndarray:
+    """(P, C * 4) signed bin (0..19) of each pixel's Gaussian-derivative response, per channel and direction.
 
     Derivatives of a Gaussian with sigma = 1 along x and y give the derivative along any direction
     theta as cos(theta) d/dx + sin(theta) d/dy; 4 directions and the two signs make the paper's
     8 orientations (the response in an orientation is the positive part). Each response is
-    scaled by its maximum over the image and cut into 10 bins. Opposite orientations are binned
-    together, in 20 signed bins (a pixel's response is positive in at most one of the two), and
-    split afterwards: that halves the counting.
+    scaled by its maximum over the image and cut into 10 bins. Opposite orientations share one
+    signed bin here (a pixel's response is positive in at most one of the two), 10 + bin for
+    d >= 0 and 9 - bin for d < 0, which halves the counting; ``_texture_histograms`` splits them.
     """
     h, w, c = image.shape
     half = ORIENTATIONS // 2
@@ -311,8 +311,12 @@ def _texture_histograms(labels: np.ndarray, image: np.ndarray, n: int) -> np.nda
             top_pos, top_neg = max(float(d.max()), 1e-12), max(float(-d.min()), 1e-12)
             pos = np.minimum((np.maximum(d, 0) * (TEXTURE_BINS / top_pos)).astype(np.int64), TEXTURE_BINS - 1)
             neg = np.minimum((np.maximum(-d, 0) * (TEXTURE_BINS / top_neg)).astype(np.int64), TEXTURE_BINS - 1)
-            # signed bin: 10 + pos for d >= 0 (pos may be 0), 9 - neg for d < 0
             bins[:, ch * half + o] = np.where(d >= 0, TEXTURE_BINS + pos, TEXTURE_BINS - 1 - neg)
+    return bins
+
+
+def _texture_histograms(labels: np.ndarray, bins: np.ndarray, n: int) -> np.ndarray:
+    """(n, C * 8 * 10) texture histograms from the signed bins of ``_texture_bins``, L1-normalised."""
     signed = _histograms(labels, bins, n, 2 * TEXTURE_BINS)  # (n, C * 4, 20)
     positive = signed[..., TEXTURE_BINS:].copy()
     negative = signed[..., TEXTURE_BINS - 1::-1].copy()
@@ -320,7 +324,27 @@ def _texture_histograms(labels: np.ndarray, image: np.ndarray, n: int) -> np.nda
     positive[..., 0] += signed[..., :TEXTURE_BINS].sum(-1)
     negative[..., 0] += signed[..., TEXTURE_BINS:].sum(-1)
     both = np.stack([positive, negative], axis=2)  # (n, C * 4, 2, 10): orientations theta and theta + pi
-    return _normalise(both.reshape(n, c * ORIENTATIONS, TEXTURE_BINS))
+    return _normalise(both.reshape(n, -1, TEXTURE_BINS))
+
+
+def _pixel_bins(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's colour bins (P, C) and texture bins (P, C * 4): they depend on the image, not on the regions."""
+    colour = np.minimum((image.reshape(-1, image.shape[-1]) * COLOUR_BINS).astype(np.int64), COLOUR_BINS - 1)
+    return colour, _texture_bins(image)
+
+
+def _features(labels: np.ndarray, colour_bins: np.ndarray, texture_bins: np.ndarray) -> RegionFeatures:
+    n = int(labels.max()) + 1
+    flat = labels.ravel()
+    sizes = np.bincount(flat, minlength=n).astype(np.float64)
+    if np.any(sizes == 0):
+        missing = int(np.argmin(sizes))
+        raise ValueError(f"labels: expected consecutive labels 0..n-1, but label {missing} has no pixel")
+    slices = ndimage.find_objects(labels + 1)
+    boxes = np.array([[s[1].start, s[0].start, s[1].stop, s[0].stop] for s in slices], np.float64)
+    colour = _normalise(_histograms(flat, colour_bins, n, COLOUR_BINS))
+    texture = _texture_histograms(flat, texture_bins, n)
+    return RegionFeatures(sizes, boxes, colour, texture, int(labels.size))
 
 
 def region_features(labels, image) -> RegionFeatures:
@@ -330,23 +354,14 @@ def region_features(labels, image) -> RegionFeatures:
     ``np.bincount`` over the label image (no loop over pixels or regions).
     """
     labels = _labels(labels)
+    if labels.size == 0:
+        raise ValueError("labels: the label image is empty; an image without pixels has no regions")
     img = np.asarray(image, dtype=np.float64)
     if img.ndim == 2:
         img = img[..., None]
     if img.shape[:2] != labels.shape:
         raise ValueError(f"image: expected shape {labels.shape} + (C,) to match labels, got {img.shape}")
-    n = int(labels.max()) + 1
-    flat = labels.ravel()
-    sizes = np.bincount(flat, minlength=n).astype(np.float64)
-    if np.any(sizes == 0):
-        missing = int(np.argmin(sizes))
-        raise ValueError(f"labels: expected consecutive labels 0..n-1, but label {missing} has no pixel")
-    slices = ndimage.find_objects(labels + 1)
-    boxes = np.array([[s[1].start, s[0].start, s[1].stop, s[0].stop] for s in slices], np.float64)
-    colour_bins = np.minimum((img.reshape(-1, img.shape[-1]) * COLOUR_BINS).astype(np.int64), COLOUR_BINS - 1)
-    colour = _normalise(_histograms(flat, colour_bins, n, COLOUR_BINS))
-    texture = _texture_histograms(flat, img, n)
-    return RegionFeatures(sizes, boxes, colour, texture, int(labels.size))
+    return _features(labels, *_pixel_bins(img))
 
 
 # --------------------------------------------------------------------------- step 4: similarities
@@ -544,12 +559,18 @@ def selective_search(image, mode: str = "fast", max_proposals: int | None = 2000
     if rgb.shape[0] == 0 or rgb.shape[1] == 0 or max_proposals == 0:
         return np.zeros((0, 4))
     hierarchies = []
+    # One colour conversion (and its pixel bins) per colour space, and one segmentation and set of region
+    # features per (space, k), serve every strategy that shares them.
+    spaces: dict[str, tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]] = {}
     cache: dict[tuple[str, float], tuple[RegionFeatures, np.ndarray]] = {}
     for space, k, use in strategy_list:
-        if (space, k) not in cache:  # one segmentation and one set of features serve every similarity mix
+        if space not in spaces:
             img = to_colour_space(rgb, space)
+            spaces[space] = (img, _pixel_bins(img))
+        if (space, k) not in cache:
+            img, bins = spaces[space]
             labels = oversegment(img, k)
-            cache[space, k] = (region_features(labels, img), adjacent_pairs(labels))
+            cache[space, k] = (_features(labels, *bins), adjacent_pairs(labels))
         features, pairs = cache[space, k]
         hierarchies.append(hierarchical_grouping(features, pairs, use))
     ranked = rank_proposals(hierarchies, np.random.default_rng(seed))

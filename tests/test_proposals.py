@@ -235,6 +235,8 @@ def test_step_bad_input():
         P.adjacent_pairs(np.zeros((4, 4)))  # float labels
     with pytest.raises(ValueError, match="labels"):
         P.region_features(np.array([[0, 2]]), np.zeros((1, 2, 3)))  # label 1 missing
+    with pytest.raises(ValueError, match="labels"):
+        P.region_features(np.zeros((0, 3), np.int64), np.zeros((0, 3, 3)))
     with pytest.raises(ValueError, match="similarities"):
         P.similarity(np.ones(2), np.zeros((2, 4)), np.ones((2, 1)), np.ones((2, 1)), 0, 1, 4, ["shape"])
 
