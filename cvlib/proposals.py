@@ -2,8 +2,8 @@
 
 - ``count_sliding_windows``, ``sliding_windows``: the exhaustive baseline selective search replaces;
 - ``selective_search``: Uijlings et al., "Selective Search for Object Recognition", IJCV 2013.
-  A Felzenszwalb-Huttenlocher over-segmentation (scikit-image's ``felzenszwalb``, which is the
-  reference implementation of that graph algorithm) is grouped bottom-up, always merging the two
+  A Felzenszwalb-Huttenlocher over-segmentation (scikit-image's ``felzenszwalb``: the graph
+  algorithm is not this lesson's subject) is grouped bottom-up, always merging the two
   most similar neighbouring regions; every region of every level of the hierarchy is a proposal.
   Several colour spaces, thresholds k and similarity mixes (the *diversification strategies*) are
   run and their proposals pooled and ranked;
