@@ -72,6 +72,10 @@ def _positive_int(value, name: str, low: int = 1) -> int:
     return int(value)
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
 def _rgb(image, name: str = "image") -> np.ndarray:
     """An image as float64 (H, W, 3) RGB in [0, 1].
 
@@ -227,9 +231,9 @@ def oversegment(image, k: float, sigma: float = SIGMA, min_size: int | None = No
         arr = arr[..., 0]
     if arr.ndim not in (2, 3) or arr.size == 0:
         raise ValueError(f"image: expected a non-empty (H, W) or (H, W, C) image, got shape {arr.shape}")
-    if not np.isfinite(k) or k <= 0:
+    if not _is_number(k) or not np.isfinite(k) or k <= 0:
         raise ValueError(f"k: expected a threshold > 0, got {k!r}")
-    if not np.isfinite(sigma) or sigma < 0:
+    if not _is_number(sigma) or not np.isfinite(sigma) or sigma < 0:
         raise ValueError(f"sigma: expected a smoothing width >= 0, got {sigma!r}")
     min_size = int(k) if min_size is None else _positive_int(min_size, "min_size", 0)
     labels = felzenszwalb(arr, scale=float(k), sigma=float(sigma), min_size=min_size,

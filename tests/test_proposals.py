@@ -231,6 +231,10 @@ def test_step_bad_input():
         P.to_colour_space(np.zeros((4, 4, 3)), "cmyk")
     with pytest.raises(ValueError, match="k"):
         P.oversegment(np.zeros((4, 4, 3)), 0)
+    with pytest.raises(ValueError, match="k"):
+        P.oversegment(np.zeros((4, 4, 3)), "100")
+    with pytest.raises(ValueError, match="sigma"):
+        P.oversegment(np.zeros((4, 4, 3)), 100, sigma=-1)
     with pytest.raises(ValueError, match="labels"):
         P.adjacent_pairs(np.zeros((4, 4)))  # float labels
     with pytest.raises(ValueError, match="labels"):
