@@ -92,6 +92,14 @@ def test_encoding_rejects_bad_input():
         Y.encode_targets(BOXES, LABELS, GRID, ANCHORS, CLASSES, (64, -1))
 
 
+def test_shape_iou_compares_shapes_centred_together():
+    got = Y.shape_iou([[2.0, 2.0], [1.0, 4.0]], [[2.0, 2.0], [4.0, 1.0]])
+    assert np.allclose(got, [[1.0, 2 / 6], [2 / 6, 1 / 7]])
+    assert Y.shape_iou(np.zeros((0, 2)), [[1.0, 1.0]]).shape == (0, 1)
+    with pytest.raises(ValueError, match="wh"):
+        Y.shape_iou([[1.0, -1.0]], [[1.0, 1.0]])
+
+
 def test_kmeans_anchors_find_the_shapes_of_two_clusters():
     rng = np.random.default_rng(0)
     small = rng.normal(8, 0.5, (50, 2))

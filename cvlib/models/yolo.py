@@ -15,7 +15,7 @@ as *fractions of the image* (so one set fits any input size); targets store the 
 offset in [0, 1) inside its cell and the size as fractions of the image.
 
 - ``build_yolo``: the network (a small Darknet-like CNN, BatchNorm + LeakyReLU) -> raw grid;
-- ``kmeans_anchors``: YOLOv2's anchors, k-means on box shapes with 1 - IoU as the distance;
+- ``kmeans_anchors``, ``shape_iou``: YOLOv2's anchors, k-means on box shapes with 1 - IoU as the distance;
 - ``encode_targets`` / ``decode_targets``: boxes <-> the target grid of one image;
 - ``targets_to_logits``: the raw output that predicts a target grid exactly (tests, the notebook);
 - ``decode_grid``: every box of a raw grid with its scores, before any filtering;
@@ -47,6 +47,7 @@ __all__ = [
     "encode_batch",
     "encode_targets",
     "kmeans_anchors",
+    "shape_iou",
     "targets_to_logits",
 ]
 
@@ -151,8 +152,16 @@ def build_yolo(input_shape, grid_size, anchors, num_classes: int, width: int = 3
 # --------------------------------------------------------------------------- anchors
 
 
-def _shape_iou(wh: np.ndarray, anchors: np.ndarray) -> np.ndarray:
-    """IoU of (N, 2) box shapes with (K, 2) anchor shapes, all centred at the same point: (N, K)."""
+def shape_iou(wh, anchors) -> np.ndarray:
+    """IoU of (N, 2) box shapes (w, h) with (K, 2) anchor shapes, all centred at the same point: (N, K).
+
+    The fit YOLOv2 uses to pick an object's anchor and to cluster anchors; any unit, the same for both.
+    """
+    wh = to_numpy(wh, "wh")
+    wh = wh.reshape(0, 2) if wh.size == 0 else wh
+    anchors = _check_anchors(anchors).astype(np.float64)
+    if wh.ndim != 2 or wh.shape[1] != 2 or (wh < 0).any() or not np.isfinite(wh).all():
+        raise ValueError(f"wh: expected (N, 2) non-negative widths and heights, got shape {wh.shape}")
     inter = np.minimum(wh[:, None, 0], anchors[None, :, 0]) * np.minimum(wh[:, None, 1], anchors[None, :, 1])
     union = wh[:, 0:1] * wh[:, 1:2] + (anchors[:, 0] * anchors[:, 1])[None] - inter
     return inter / np.maximum(union, 1e-12)
@@ -169,6 +178,8 @@ def kmeans_anchors(boxes, k: int, image_size, seed: int = 0, iterations: int = 1
     h, w = _hw(image_size)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k: expected a positive integer, got {k!r}")
+    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 1:
+        raise ValueError(f"iterations: expected a positive integer, got {iterations!r}")
     wh = np.stack([(b[:, 2] - b[:, 0]) / w, (b[:, 3] - b[:, 1]) / h], axis=1)
     wh = wh[(wh > 0).all(1)]
     if len(wh) < k:
@@ -176,7 +187,7 @@ def kmeans_anchors(boxes, k: int, image_size, seed: int = 0, iterations: int = 1
     rng = np.random.default_rng(seed)
     centres = wh[rng.choice(len(wh), k, replace=False)]
     for _ in range(int(iterations)):
-        nearest = _shape_iou(wh, centres).argmax(1)
+        nearest = shape_iou(wh, centres).argmax(1)
         # The median (as in the YOLOv2 reference scripts) is robust to a few extreme shapes.
         new = np.stack([np.median(wh[nearest == j], 0) if (nearest == j).any() else centres[j] for j in range(k)])
         if np.allclose(new, centres):
@@ -216,7 +227,7 @@ def encode_targets(boxes, labels, grid_size, anchors, num_classes: int, image_si
     # A centre on the image's right or bottom edge belongs to the last cell (offset 1 there).
     col = np.minimum(np.floor(cx), cols - 1).astype(int)
     row = np.minimum(np.floor(cy), rows - 1).astype(int)
-    fit = _shape_iou(np.stack([bw, bh], 1), a) if len(b) else np.zeros((0, len(a)))
+    fit = shape_iou(np.stack([bw, bh], 1), a) if len(b) else np.zeros((0, len(a)))
     for i in np.flatnonzero((bw > 0) & (bh > 0)):
         for anchor in np.argsort(-fit[i], kind="stable"):
             slot = target[row[i], col[i], anchor]
