@@ -143,6 +143,15 @@ def test_regressor_learns_on_a_few_faces():
     assert after < 0.5 * before, f"training must reduce the NME ({before:.3f} -> {after:.3f})"
 
 
+def test_regressor_starts_at_the_initial_landmarks():
+    start = K.to_normalized(_faces(5, size=32).landmarks, 32).mean(0)
+    model = K.build_keypoint_cnn((32, 32, 3), widths=(4, 4, 8, 8), dense=8, initial_landmarks=start)
+    out = model.predict(_faces(3, size=32, seed=5).images, verbose=0)
+    np.testing.assert_allclose(out, np.broadcast_to(start, out.shape), atol=1e-6)
+    with pytest.raises(ValueError, match="initial_landmarks"):
+        K.build_keypoint_cnn((32, 32, 3), initial_landmarks=np.zeros(10))
+
+
 def test_model_bad_inputs():
     with pytest.raises(ValueError, match="input_shape"):
         K.build_keypoint_cnn((64, 48, 3))

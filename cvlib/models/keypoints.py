@@ -75,13 +75,18 @@ def _check_input_shape(input_shape) -> tuple[int, int, int]:
 
 
 def build_keypoint_cnn(input_shape=(64, 64, 3), widths=(32, 64, 128, 256), dense: int = 512,
-                       dropout: float = 0.2, convs_per_block: int = 1, name: str = "keypoint_cnn") -> keras.Model:
+                       dropout: float = 0.2, convs_per_block: int = 1, initial_landmarks=None,
+                       name: str = "keypoint_cnn") -> keras.Model:
     """The lecture's landmark regressor: conv/max-pool blocks, two fully connected layers, 136 outputs.
 
     Each of the four blocks is ``convs_per_block`` 3x3 convolutions (batch norm, ReLU) and a 2x2 max pooling,
     so a 64 x 64 face becomes 4 x 4 x ``widths[-1]`` features; they are flattened (the fully connected layers
     need to know *where* a feature is, which global pooling would throw away), then ``Dense(dense)`` with ReLU
     and dropout, and ``Dense(136)`` linear: the normalised ``(x0, y0, ..., x67, y67)``. Train with MSE.
+
+    ``initial_landmarks``: a ``(136,)`` normalised shape the untrained network predicts for every face (pass
+    the mean training shape); default the image centre. The output layer starts with zero weights and this
+    shape as its bias, so training learns corrections to it from the first step.
     """
     input_shape = _check_input_shape(input_shape)
     if len(widths) != 4 or min(widths) < 1 or dense < 1 or not 0 <= dropout < 1 or convs_per_block < 1:
@@ -96,7 +101,18 @@ def build_keypoint_cnn(input_shape=(64, 64, 3), widths=(32, 64, 128, 256), dense
     x = layers.Flatten()(x)
     x = layers.Dense(dense, activation="relu", name="fc1")(x)
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(2 * NUM_LANDMARKS, name="landmarks")(x)
+    # Why not the default initialisation: the 136 outputs would start with a spread of about 2 (the targets
+    # lie within +-0.7), and Adam, which moves each weight by about its learning rate per step, would spend
+    # hundreds of steps undoing that, then as many moving the biases to the mean face, before learning
+    # anything about the image.
+    bias = "zeros"
+    if initial_landmarks is not None:
+        start = check_finite(to_numpy(initial_landmarks, "initial_landmarks"), "initial_landmarks")
+        if start.shape != (2 * NUM_LANDMARKS,):
+            raise ValueError(f"initial_landmarks: expected a (136,) normalised shape, got shape {start.shape}")
+        bias = keras.initializers.Constant(start.tolist())
+    outputs = layers.Dense(2 * NUM_LANDMARKS, kernel_initializer="zeros", bias_initializer=bias,
+                           name="landmarks")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
