@@ -50,15 +50,21 @@ HEAD_VARIANCES = (0.1, 0.1, 0.2, 0.2)  # head deltas are scaled to unit variance
 
 
 def build_backbone(input_shape=(128, 128, 3), filters=(32, 64, 128), name="backbone") -> keras.Model:
-    """A small VGG-style backbone: per entry of ``filters`` two 3x3 conv-BN-ReLU and a 2x2 max-pool.
+    """A small VGG-style backbone: per entry of ``filters`` two 3x3 conv-GN-ReLU and a 2x2 max-pool.
 
     (B, H, W, 3) -> (B, H / 2**n, W / 2**n, filters[-1]); the stride is ``2 ** len(filters)``.
+
+    Group normalisation (Wu and He, 2018), not batch normalisation: a detector computes its
+    proposals in inference mode while it trains, and BatchNorm's moving statistics lag far behind
+    weights that change fast from scratch, so inference-mode features (and proposals) would be
+    poor for most of training. GroupNorm has no running statistics, hence no such gap; it is how
+    He, Girshick and Dollár ("Rethinking ImageNet Pre-training", 2019) train detectors from scratch.
     """
     x = inputs = keras.Input(input_shape, name="image")
     for i, f in enumerate(filters):
         for j in range(2):
             x = layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"block{i + 1}_conv{j + 1}")(x)
-            x = layers.BatchNormalization(name=f"block{i + 1}_bn{j + 1}")(x)
+            x = layers.GroupNormalization(groups=min(8, f), name=f"block{i + 1}_gn{j + 1}")(x)
             x = layers.ReLU(name=f"block{i + 1}_relu{j + 1}")(x)
         x = layers.MaxPooling2D(2, name=f"block{i + 1}_pool")(x)
     return keras.Model(inputs, x, name=name)
