@@ -332,6 +332,8 @@ class TwoStageDetector:
         x = _as_images(images, self.image_shape)
         if len(targets) != len(x):
             raise ValueError(f"targets: expected one per image ({len(x)}), got {len(targets)}")
+        if not isinstance(batch_size, (int, np.integer)) or not 1 <= batch_size <= len(x):
+            raise ValueError(f"batch_size: expected an integer from 1 to the {len(x)} images, got {batch_size!r}")
         if proposals is not None and len(proposals) != len(x):
             raise ValueError(f"proposals: expected one array per image ({len(x)}), got {len(proposals)}")
         if self._train_fn is None:
