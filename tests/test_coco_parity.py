@@ -15,6 +15,7 @@ import io
 import numpy as np
 import pytest
 
+from cvlib.data.formats import mask_to_rle
 from cvlib.metrics.detection import COCO_STAT_NAMES, evaluate_coco
 
 pytest.importorskip("pycocotools")
@@ -314,3 +315,185 @@ def test_string_image_ids_and_repeated_image_entries_match_pycocotools():
     for item in gt["annotations"] + dets:
         item["image_id"] = name[item["image_id"]]
     assert_same_as_pycocotools(gt, dets)
+
+
+# ---------------------------------------------------------------------------------------------
+# Instance masks: evaluate_coco(..., iou_type="segm") against COCOeval(..., "segm")
+# ---------------------------------------------------------------------------------------------
+
+N_RANDOM_MASK_SETS = 64
+
+
+def _blob(rng, h, w):
+    """A random object mask: an ellipse, a rectangle or a ragged blob, often small, sometimes large."""
+    kind = rng.random()
+    side = float(rng.choice([rng.uniform(3, 30), rng.uniform(30, 90), rng.uniform(90, 150)]))
+    cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+    ry, rx = side / 2 * rng.uniform(0.5, 1.0, 2)
+    y, x = np.mgrid[:h, :w] + 0.5
+    if kind < 0.4:
+        mask = ((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 <= 1
+    elif kind < 0.7:
+        mask = (np.abs(y - cy) <= ry) & (np.abs(x - cx) <= rx)
+    else:
+        mask = (((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 <= 1) & (rng.random((h, w)) < 0.7)
+    return mask
+
+
+def _perturb(rng, mask):
+    """A detection of ``mask``: an exact copy, shifted, grown or shrunk, or with pixels flipped."""
+    from scipy import ndimage
+
+    kind = rng.random()
+    if kind < 0.15:
+        return mask.copy()
+    if kind < 0.45:
+        dy, dx = rng.integers(-4, 5, 2)
+        return ndimage.shift(mask, (dy, dx), order=0, mode="constant", cval=False)
+    if kind < 0.65:
+        return ndimage.binary_dilation(mask, iterations=int(rng.integers(1, 3)))
+    if kind < 0.8:
+        return ndimage.binary_erosion(mask, iterations=int(rng.integers(1, 3)))
+    return mask ^ (rng.random(mask.shape) < rng.choice([0.002, 0.01]))
+
+
+def random_mask_set(seed: int) -> tuple[dict, list[dict], dict, list[dict]]:
+    """A seeded ground truth and detection list with masks: (gt, dets) as RLE for pycocotools, and the
+    same with NumPy (H, W) masks, for evaluate_coco's RLE-free input."""
+    rng = np.random.default_rng(10_000 + seed)
+    n_images = int(rng.integers(1, 7))
+    image_ids = [int(i) for i in rng.choice(1000, n_images, replace=False)]
+    sizes = {i: (int(rng.integers(60, 200)), int(rng.integers(60, 200))) for i in image_ids}
+    gt_categories = [c for c in CATEGORIES[:3] if rng.random() < 0.85] or [1]
+    coarse_scores = rng.random() < 0.5
+    annotations, detections = [], []  # (fields, mask)
+    for image_id in image_ids:
+        h, w = sizes[image_id]
+        objects = []
+        for _ in range(int(rng.integers(0, 7)) if rng.random() < 0.85 else 0):
+            mask = _blob(rng, h, w)
+            crowd = rng.random() < 0.1
+            area = float(mask.sum()) if rng.random() < 0.8 else float(rng.choice([1024, 9216, mask.sum() * 0.7]))
+            fields = {"image_id": image_id, "category_id": int(rng.choice(gt_categories)), "iscrowd": int(crowd),
+                      "area": area}
+            annotations.append((fields, mask))
+            objects.append((fields, mask))
+        if rng.random() < 0.15:
+            continue  # an image without detections
+        for fields, mask in objects:
+            for _ in range(rng.choice([0, 1, 1, 1, 2, 3])):
+                category = fields["category_id"] if rng.random() < 0.85 else int(rng.choice(CATEGORIES))
+                detections.append(({"image_id": image_id, "category_id": category}, _perturb(rng, mask)))
+        for _ in range(int(rng.integers(0, 4))):  # background detections, and now and then an empty mask
+            mask = _blob(rng, h, w) if rng.random() < 0.8 else np.zeros((h, w), bool)
+            detections.append(({"image_id": image_id, "category_id": int(rng.choice(CATEGORIES))}, mask))
+    if seed % 4 == 0 and image_ids:  # more than 100 detections of one class in one image
+        image_id = image_ids[0]
+        for _ in range(int(rng.integers(101, 130))):
+            mask = _blob(rng, *sizes[image_id])
+            detections.append(({"image_id": image_id, "category_id": gt_categories[0]}, mask))
+    order = rng.permutation(len(detections))
+    detections = [detections[i] for i in order]
+    scores = [float(np.round(rng.random(), 1)) if coarse_scores else float(rng.random()) for _ in detections]
+    ids = rng.permutation(len(annotations)) + 1
+    images = [{"id": i, "height": sizes[i][0], "width": sizes[i][1]} for i in image_ids]
+    categories = [{"id": c, "name": str(c)} for c in CATEGORIES]
+
+    def build(encode):
+        anns = [{**fields, "id": int(ann_id), "segmentation": encode(mask, False)}
+                for (fields, mask), ann_id in zip(annotations, ids)]
+        dets = [{**fields, "segmentation": encode(mask, True), "score": score}
+                for (fields, mask), score in zip(detections, scores)]
+        return {"images": images, "annotations": anns, "categories": categories}, dets
+
+    gt_rle, dets_rle = build(lambda mask, compressed: mask_to_rle(mask, compressed=compressed))
+    gt_arrays, dets_arrays = build(lambda mask, compressed: mask)
+    return gt_rle, dets_rle, gt_arrays, dets_arrays
+
+
+def pycocotools_segm_eval(ground_truth: dict, detections: list[dict]) -> COCOeval:
+    """COCOeval(..., "segm") on deep copies; compressed RLE strings are given as bytes, as pycocotools makes them."""
+    detections = copy.deepcopy(detections)
+    for det in detections:
+        det["segmentation"]["counts"] = det["segmentation"]["counts"].encode("ascii")
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO()
+        coco_gt.dataset = copy.deepcopy(ground_truth)
+        coco_gt.createIndex()
+        if detections:
+            coco_dt = coco_gt.loadRes(detections)
+        else:
+            coco_dt = COCO()
+            coco_dt.dataset = {"images": list(coco_gt.dataset["images"]), "annotations": [],
+                               "categories": copy.deepcopy(coco_gt.dataset["categories"])}
+            coco_dt.createIndex()
+        evaluator = COCOeval(coco_gt, coco_dt, "segm")
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return evaluator
+
+
+def assert_segm_same_as_pycocotools(gt_rle, dets_rle, gt_arrays=None, dets_arrays=None) -> dict:
+    reference = pycocotools_segm_eval(gt_rle, dets_rle)
+    inputs = [(gt_rle, dets_rle)] + ([(gt_arrays, dets_arrays)] if gt_arrays is not None else [])
+    for gt, dets in inputs:  # RLE and plain NumPy masks give the same result
+        ours = evaluate_coco(gt, dets, iou_type="segm")
+        np.testing.assert_allclose([ours[name] for name in COCO_STAT_NAMES], reference.stats, rtol=0, atol=1e-9)
+        np.testing.assert_array_equal(ours["precision"], reference.eval["precision"])
+        np.testing.assert_array_equal(ours["recall"], reference.eval["recall"])
+    return ours
+
+
+@pytest.mark.parametrize("seed", range(N_RANDOM_MASK_SETS))
+def test_random_mask_sets_match_pycocotools_segm(seed):
+    assert_segm_same_as_pycocotools(*random_mask_set(seed))
+
+
+def test_random_mask_sets_cover_the_special_cases():
+    seen = dict.fromkeys(["crowd", "small", "medium", "large", "area != pixels", "empty det", ">100 dets",
+                          "exact copy", "image without gt", "category without gt"], 0)
+    for seed in range(N_RANDOM_MASK_SETS):
+        gt, _, gt_arrays, dets_arrays = random_mask_set(seed)
+        anns = gt_arrays["annotations"]
+        pixels = [a["segmentation"].sum() for a in anns]
+        seen["crowd"] += any(a["iscrowd"] for a in anns)
+        seen["small"] += any(p < 32**2 for p in pixels)
+        seen["medium"] += any(32**2 < p < 96**2 for p in pixels)
+        seen["large"] += any(p > 96**2 for p in pixels)
+        seen["area != pixels"] += any(a["area"] != p for a, p in zip(anns, pixels))
+        seen["empty det"] += any(not d["segmentation"].any() for d in dets_arrays)
+        counts = {}
+        for d in dets_arrays:
+            counts[d["image_id"], d["category_id"]] = counts.get((d["image_id"], d["category_id"]), 0) + 1
+        seen[">100 dets"] += max(counts.values(), default=0) > 100
+        seen["exact copy"] += any(np.array_equal(d["segmentation"], a["segmentation"])
+                                  for d in dets_arrays for a in anns if d["image_id"] == a["image_id"])
+        seen["image without gt"] += len({i["id"] for i in gt["images"]} - {a["image_id"] for a in anns}) > 0
+        seen["category without gt"] += any(d["category_id"] == 9 for d in dets_arrays)
+    assert all(count >= 3 for count in seen.values()), seen
+
+
+def test_segm_no_detections_and_no_ground_truth_match_pycocotools():
+    gt, dets, _, _ = random_mask_set(1)
+    assert assert_segm_same_as_pycocotools(gt, [])["AP"] == 0
+    ours = assert_segm_same_as_pycocotools({**gt, "annotations": []}, dets)
+    assert all(ours[name] == -1 for name in COCO_STAT_NAMES)
+
+
+def test_segm_mask_iou_differs_from_box_iou():
+    # An L-shaped object (300 pixels) and a detection filling the empty corner of its bounding box plus
+    # two of its corner pixels: the boxes are equal (box IoU 1), the masks share 2 of 400 pixels.
+    obj = np.zeros((40, 40), bool)
+    obj[0:20, 0:10] = obj[10:20, 0:20] = True
+    det = np.zeros((40, 40), bool)
+    det[0:10, 10:20] = True
+    det[19, 0] = det[0, 0] = True  # the same tight box as the object, 2 shared pixels
+    gt = {"images": [{"id": 1, "height": 40, "width": 40}], "categories": [{"id": 1}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "area": float(obj.sum()),
+                           "segmentation": mask_to_rle(obj)}]}
+    dets = [{"image_id": 1, "category_id": 1, "score": 0.9, "segmentation": mask_to_rle(det, compressed=True)}]
+    ours = assert_segm_same_as_pycocotools(gt, dets)
+    assert ours["AP50"] == 0.0
+    box_gt = {**gt, "annotations": [{**gt["annotations"][0], "bbox": [0, 0, 20, 20]}]}
+    assert evaluate_coco(box_gt, [{**dets[0], "bbox": [0, 0, 20, 20]}])["AP50"] == pytest.approx(1.0)

@@ -10,6 +10,7 @@ import copy
 import numpy as np
 import pytest
 
+from cvlib.data.formats import mask_to_rle
 from cvlib.metrics.detection import COCO_STAT_NAMES, average_precision, evaluate_coco, precision_recall
 
 # ---------------------------------------------------------------------------------------------
@@ -540,7 +541,102 @@ def test_evaluate_coco_bad_top_level_and_iou_type():
         evaluate_coco([], [])
     with pytest.raises(ValueError, match="detections: expected a list of dicts, got dict"):
         evaluate_coco(_gt(), {"image_id": 1})
-    with pytest.raises(NotImplementedError, match="'segm'"):
-        evaluate_coco(_gt(), _dets(), iou_type="segm")
-    with pytest.raises(ValueError, match="iou_type: expected 'bbox', got 'box'"):
+    with pytest.raises(NotImplementedError, match="'keypoints'"):
+        evaluate_coco(_gt(), _dets(), iou_type="keypoints")
+    with pytest.raises(ValueError, match="iou_type: expected 'bbox' or 'segm', got 'box'"):
         evaluate_coco(_gt(), _dets(), iou_type="box")
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluate_coco(..., iou_type="segm"): masks (pycocotools parity is in test_coco_parity.py)
+# ---------------------------------------------------------------------------------------------
+
+
+def _square(y0, x0, side, shape=(20, 30)):
+    mask = np.zeros(shape, bool)
+    mask[y0 : y0 + side, x0 : x0 + side] = True
+    return mask
+
+
+def _segm_gt():
+    return {
+        "images": [{"id": 1, "height": 20, "width": 30}, {"id": 2}],
+        "categories": [{"id": 1}, {"id": 2}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "area": 100.0, "iscrowd": 0, "segmentation": _square(0, 0, 10)},
+            {"id": 2, "image_id": 2, "category_id": 2, "area": 16.0, "iscrowd": 0,
+             "segmentation": mask_to_rle(_square(5, 5, 4, (12, 12)))},
+        ],
+    }
+
+
+def _segm_dets():
+    return [
+        {"image_id": 1, "category_id": 1, "score": 0.9, "segmentation": _square(0, 5, 10)},  # IoU 50/150
+        {"image_id": 2, "category_id": 2, "score": 0.8, "segmentation": _square(5, 5, 4, (12, 12))},  # exact
+    ]
+
+
+def test_evaluate_coco_segm_hand_computed():
+    result = evaluate_coco(_segm_gt(), _segm_dets(), iou_type="segm")
+    # Category 1: IoU 1/3 misses every threshold (AP 0); category 2 is exact (AP 1).
+    assert result["per_class_AP"] == {1: 0.0, 2: pytest.approx(1.0)}
+    assert result["AP50"] == pytest.approx(0.5)
+    moved = _segm_dets()
+    moved[0]["segmentation"] = _square(0, 2, 10)  # IoU 80/120 = 0.667: found at 0.5 to 0.65
+    result = evaluate_coco(_segm_gt(), moved, iou_type="segm")
+    np.testing.assert_array_equal(result["recall"][:, 0, 0, 2], [1, 1, 1, 1] + [0] * 6)
+
+
+def test_evaluate_coco_segm_needs_no_bbox_and_ignores_it():
+    gt, dets = _segm_gt(), _segm_dets()
+    dets[0]["bbox"] = [0, 0, 10, 10]  # a box equal to the object's: the masks, not the boxes, are scored
+    assert evaluate_coco(gt, dets, iou_type="segm")["per_class_AP"][1] == 0.0
+
+
+def test_evaluate_coco_segm_empty_masks_have_iou_zero():
+    dets = _segm_dets()
+    dets[0]["segmentation"] = np.zeros((20, 30), bool)
+    result = evaluate_coco(_segm_gt(), dets, iou_type="segm")
+    assert result["per_class_AP"][1] == 0.0 and result["per_class_AP"][2] == pytest.approx(1.0)
+    gt = _segm_gt()
+    gt["annotations"][0]["segmentation"] = np.zeros((20, 30), bool)
+    assert evaluate_coco(gt, _segm_dets(), iou_type="segm")["per_class_AP"][1] == 0.0
+    assert evaluate_coco(_segm_gt(), [], iou_type="segm")["AP"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("mutate", "match"),
+    [
+        (lambda g, d: d[0].update(segmentation=_square(0, 0, 10, (20, 31))),
+         r"detections\[0\]\['segmentation'\]: the mask has shape \(20, 31\) but its image is 20x30"),
+        (lambda g, d: g["annotations"][0].update(segmentation=_square(0, 0, 10, (21, 30))),
+         r"annotations'\]\[0\]\['segmentation'\]: the mask has shape \(21, 30\) but its image is 20x30"),
+        # image 2 lists no size: its ground-truth masks give it
+        (lambda g, d: d[1].update(segmentation=np.zeros((12, 13), bool)),
+         r"detections\[1\]\['segmentation'\]: the mask has shape \(12, 13\) but its image is 12x12"),
+        (lambda g, d: d[0].update(segmentation=mask_to_rle(_square(0, 0, 3, (5, 5)))),
+         r"detections\[0\]\['segmentation'\]: the mask has shape \(5, 5\) but its image is 20x30"),
+        (lambda g, d: d[0].update(segmentation=np.zeros((2, 20, 30))), r"a 2-D \(H, W\) mask, got an array of shape"),
+        (lambda g, d: d[0].update(segmentation=np.full((20, 30), 2)), r"a binary mask holds only 0/1"),
+        (lambda g, d: d[0].update(segmentation={"counts": [5]}), r"\['segmentation'\]: expected an RLE dict"),
+        (lambda g, d: d[0].update(segmentation={"counts": [5], "size": [20, 30]}), r"RLE size mismatch"),
+        (lambda g, d: g["annotations"][1].update(segmentation=[[0, 0, 5, 0, 5, 5]]), r"polygons need the image's"),
+        (lambda g, d: d[0].update(segmentation=[[0, 0, 5]]), r"a polygon needs at least 3 \(x, y\) points"),
+        (lambda g, d: _pop(d[0], "segmentation"), r"detections\[0\]: missing key 'segmentation'"),
+        (lambda g, d: _pop(g["annotations"][1], "segmentation"), r"annotations'\]\[1\]: missing key 'segmentation'"),
+        (lambda g, d: d[1].update(category_id=3), r"detections\[1\]\['category_id'\]: 3 is not an id in"),
+        (lambda g, d: g["images"][0].update(height=0), r"image 1 has height and width \(0, 30\)"),
+    ],
+)
+def test_evaluate_coco_segm_bad_input(mutate, match):
+    gt, dets = _segm_gt(), _segm_dets()
+    mutate(gt, dets)
+    with pytest.raises(ValueError, match=match):
+        evaluate_coco(gt, dets, iou_type="segm")
+
+
+def test_evaluate_coco_segm_polygons_with_the_image_size():
+    gt, dets = _segm_gt(), _segm_dets()
+    dets[0]["segmentation"] = [[0, 0, 10, 0, 10, 10, 0, 10]]  # the object's square, as a polygon
+    assert evaluate_coco(gt, dets, iou_type="segm")["per_class_AP"][1] == pytest.approx(1.0)

@@ -5,12 +5,13 @@
 - :func:`average_precision` turns such a curve into one number by the 11-point rule of
   VOC2007, the all-point rule of the VOC2010-2012 devkit or the 101-point rule of COCO;
 - :func:`evaluate_coco` is the COCO benchmark for boxes (``COCOeval(..., "bbox")``:
-  10 IoU thresholds, 4 object-size ranges, 1/10/100 detections per image). It gives the
-  same numbers as pycocotools, from NumPy only, many times faster.
+  10 IoU thresholds, 4 object-size ranges, 1/10/100 detections per image) and, with
+  ``iou_type="segm"``, for instance masks (``COCOeval(..., "segm")``: the same rules with mask
+  IoU). It gives the same numbers as pycocotools, from NumPy only.
 
 All three share one greedy matcher, so "true positive" means the same thing everywhere.
 Boxes are in continuous pixel coordinates (no VOC "+1" on widths).
-Introduced in notebook 01 (IoU and mAP).
+Introduced in notebook 01 (IoU and mAP); mask AP in notebook 12 (Mask R-CNN).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 
 from cvlib._checks import check_format, probability, to_numpy, vector
 from cvlib.boxes import iou, xyxy
+from cvlib.data.formats import _polygons_to_mask, rle_to_mask
 
 __all__ = ["AP_METHODS", "COCO_STAT_NAMES", "PRCurve", "average_precision", "evaluate_coco", "precision_recall"]
 
@@ -377,9 +379,104 @@ class _Boxes(NamedTuple):
     area: np.ndarray  # (N,)
     crowd: np.ndarray  # (N,) bool
     score: np.ndarray  # (N,)
+    masks: np.ndarray  # (N,) object: a bool (H, W) mask each for "segm", None for "bbox"
 
 
-def _parse_ground_truth(ground_truth) -> tuple[list, list, _Boxes]:
+# ---------------------------------------------------------------------------------------------
+# Masks ("segm")
+# ---------------------------------------------------------------------------------------------
+
+
+def _image_shapes(ground_truth, image_ids: list) -> list:
+    """(height, width) of each sorted image id where its entry gives both, else None (then masks set it)."""
+    shapes = dict.fromkeys(image_ids)
+    for image in ground_truth["images"]:
+        if "height" in image and "width" in image:
+            shapes[image["id"]] = (image["height"], image["width"])
+    out = []
+    for image_id in image_ids:
+        hw = shapes[image_id]
+        if hw is not None and not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0
+                                      for v in hw):
+            raise ValueError(f"ground_truth['images']: image {image_id!r} has height and width {hw!r}; "
+                             "expected positive integers")
+        out.append(None if hw is None else (int(hw[0]), int(hw[1])))
+    return out
+
+
+def _decode_mask(segm, shape, name: str) -> np.ndarray:
+    """One ``segmentation`` as a bool (H, W) mask: an RLE dict, a polygon list or a 2-D array.
+
+    ``shape`` is the image's (H, W) when known (needed for polygons); a mask of another shape is an error.
+    """
+    if isinstance(segm, Mapping):
+        mask = rle_to_mask(dict(segm), name)
+    elif isinstance(segm, (list, tuple)):
+        if shape is None:
+            raise ValueError(f"{name}: polygons need the image's size: give its entry in ground_truth['images'] "
+                             "a 'height' and a 'width'")
+        mask = _polygons_to_mask(segm, *shape, name)
+    else:
+        mask = to_numpy(segm, name)
+        if mask.ndim != 2:
+            raise ValueError(f"{name}: expected an RLE dict, a list of polygons or a 2-D (H, W) mask, "
+                             f"got an array of shape {mask.shape}")
+        if not np.isin(mask, (0, 1)).all():
+            raise ValueError(f"{name}: a binary mask holds only 0/1 (or False/True), got values such as "
+                             f"{mask[~np.isin(mask, (0, 1))][0]!r}")
+        mask = mask.astype(bool)
+    if shape is not None and mask.shape != tuple(shape):
+        raise ValueError(f"{name}: the mask has shape {mask.shape} but its image is {shape[0]}x{shape[1]} "
+                         "(height x width)")
+    return mask
+
+
+def _parse_masks(items, image: np.ndarray, shapes: list, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every entry's ``segmentation`` decoded: masks (N,) object and their tight boxes (N, 4) xywh.
+
+    All masks of one image must have one shape: the image's ``height`` x ``width`` if its entry gives
+    them, else the shape of its first mask.
+    """
+    segms = _column(items, "segmentation", name)
+    shapes = list(shapes)
+    masks = np.empty(len(segms), dtype=object)
+    boxes = np.zeros((len(segms), 4))
+    for i, (segm, k) in enumerate(zip(segms, image)):
+        mask = _decode_mask(segm, shapes[k], f"{name}[{i}]['segmentation']")
+        shapes[k] = mask.shape
+        masks[i] = mask
+        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+        if rows.size:
+            boxes[i] = [cols[0], rows[0], cols[-1] + 1 - cols[0], rows[-1] + 1 - rows[0]]
+    return masks, boxes
+
+
+def _paired_mask_iou(det: _Boxes, gt: _Boxes, pair_det: np.ndarray, pair_gt: np.ndarray) -> np.ndarray:
+    """Mask IoU of detection pair_det[i] with ground truth pair_gt[i] (P,), as pycocotools' ``rleIou``.
+
+    Intersection over union of the pixel sets; against a crowd region the union is the detection's
+    own area, as for boxes. Only pairs whose tight boxes overlap can share a pixel, so only their
+    overlap windows are compared. The same integer counts divided in float64 give the same bits.
+    """
+    out = np.zeros(len(pair_det))
+    d_box, g_box = det.corners[pair_det], gt.corners[pair_gt]
+    x0, y0 = np.maximum(d_box[:, 0], g_box[:, 0]), np.maximum(d_box[:, 1], g_box[:, 1])
+    x1, y1 = np.minimum(d_box[:, 2], g_box[:, 2]), np.minimum(d_box[:, 3], g_box[:, 3])
+    overlap = np.flatnonzero((x1 > x0) & (y1 > y0))
+    if not overlap.size:
+        return out
+    d_pixels = np.array([np.count_nonzero(m) for m in det.masks])  # the detection area is this count too
+    g_pixels = np.array([np.count_nonzero(m) for m in gt.masks])  # not the annotation's "area" field
+    inter = np.zeros(len(pair_det))
+    for p in overlap:
+        window = np.s_[int(y0[p]) : int(y1[p]), int(x0[p]) : int(x1[p])]
+        inter[p] = np.count_nonzero(det.masks[pair_det[p]][window] & gt.masks[pair_gt[p]][window])
+    d_area, g_area = d_pixels[pair_det], g_pixels[pair_gt]
+    union = np.where(gt.crowd[pair_gt], d_area, d_area + g_area - inter)
+    return np.divide(inter, union, out=out, where=inter > 0)
+
+
+def _parse_ground_truth(ground_truth, iou_type: str) -> tuple[list, list, _Boxes]:
     if not isinstance(ground_truth, Mapping):
         raise ValueError(f"ground_truth: expected a COCO dict, got {type(ground_truth).__name__}")
     for key in ("images", "annotations", "categories"):
@@ -403,7 +500,6 @@ def _parse_ground_truth(ground_truth) -> tuple[list, list, _Boxes]:
             if not _hashable(ann_id) or ann_id in seen:
                 raise ValueError(f"{name}[{i}]['id']: {ann_id!r} is not a unique id (annotation ids must be unique)")
             seen.add(ann_id)
-    boxes = _numbers(_column(anns, "bbox", name), name + "[{}]['bbox']", 4)
     area = _numbers(_column(anns, "area", name), name + "[{}]['area']")
     crowd = _numbers(_column(anns, "iscrowd", name), name + "[{}]['iscrowd']")
     for field, bad in (("area", area < 0), ("iscrowd", (crowd != 0) & (crowd != 1))):
@@ -412,47 +508,63 @@ def _parse_ground_truth(ground_truth) -> tuple[list, list, _Boxes]:
             want = "a number >= 0" if field == "area" else "0 or 1"
             raise ValueError(f"{name}[{i}][{field!r}]: expected {want}, got {anns[i][field]!r}")
     index = {key: {v: i for i, v in enumerate(ids[key])} for key in ids}
+    image = _lookup(
+        _column(anns, "image_id", name), index["images"], name + "[{}]['image_id']", "ground_truth['images']"
+    )
+    category = _lookup(
+        _column(anns, "category_id", name), index["categories"], name + "[{}]['category_id']",
+        "ground_truth['categories']",
+    )
+    if iou_type == "segm":  # the box is the mask's; a "bbox" field is not needed (nor read)
+        masks, boxes = _parse_masks(anns, image, _image_shapes(ground_truth, ids["images"]), name)
+    else:
+        masks, boxes = np.full(len(anns), None), _numbers(_column(anns, "bbox", name), name + "[{}]['bbox']", 4)
     parsed = _Boxes(
-        image=_lookup(
-            _column(anns, "image_id", name), index["images"], name + "[{}]['image_id']", "ground_truth['images']"
-        ),
-        category=_lookup(
-            _column(anns, "category_id", name),
-            index["categories"],
-            name + "[{}]['category_id']",
-            "ground_truth['categories']",
-        ),
+        image=image,
+        category=category,
         xywh=boxes,
         corners=xyxy(boxes, "xywh", name + "[i]['bbox']"),
         area=area,
         crowd=crowd.astype(bool),
         score=np.zeros(len(anns)),
+        masks=masks,
     )
     return ids["images"], ids["categories"], parsed
 
 
-def _parse_detections(detections, image_ids: list, category_ids: list) -> _Boxes:
+def _parse_detections(detections, image_ids: list, category_ids: list, iou_type: str, gt: _Boxes,
+                      image_shapes: list | None) -> _Boxes:
     name = "detections"
     dets = _entries(detections, name)
-    boxes = _numbers(_column(dets, "bbox", name), name + "[{}]['bbox']", 4)
+    image = _lookup(
+        _column(dets, "image_id", name), {v: i for i, v in enumerate(image_ids)}, name + "[{}]['image_id']",
+        "ground_truth['images']",
+    )
+    category = _lookup(
+        _column(dets, "category_id", name), {v: i for i, v in enumerate(category_ids)},
+        name + "[{}]['category_id']", "ground_truth['categories']",
+    )
+    score = _numbers(_column(dets, "score", name), name + "[{}]['score']")
+    if iou_type == "segm":
+        # A detection's mask must have its image's shape: the listed height x width, else the shape
+        # of the image's ground-truth masks.
+        shapes = list(image_shapes)
+        for k, mask in zip(gt.image, gt.masks):
+            shapes[k] = shapes[k] or mask.shape
+        masks, boxes = _parse_masks(dets, image, shapes, name)
+        area = np.array([np.count_nonzero(m) for m in masks], dtype=np.float64)  # loadRes: the mask's area
+    else:
+        boxes = _numbers(_column(dets, "bbox", name), name + "[{}]['bbox']", 4)
+        masks, area = np.full(len(dets), None), boxes[:, 2] * boxes[:, 3]  # what loadRes stores for boxes
     return _Boxes(
-        image=_lookup(
-            _column(dets, "image_id", name),
-            {v: i for i, v in enumerate(image_ids)},
-            name + "[{}]['image_id']",
-            "ground_truth['images']",
-        ),
-        category=_lookup(
-            _column(dets, "category_id", name),
-            {v: i for i, v in enumerate(category_ids)},
-            name + "[{}]['category_id']",
-            "ground_truth['categories']",
-        ),
+        image=image,
+        category=category,
         xywh=boxes,
         corners=xyxy(boxes, "xywh", name + "[i]['bbox']"),
-        area=boxes[:, 2] * boxes[:, 3],  # what pycocotools' loadRes stores for box results
+        area=area,
         crowd=np.zeros(len(dets), dtype=bool),
-        score=_numbers(_column(dets, "score", name), name + "[{}]['score']"),
+        score=score,
+        masks=masks,
     )
 
 
@@ -473,19 +585,31 @@ def _paired_bbox_iou(det: _Boxes, gt: _Boxes, pair_det: np.ndarray, pair_gt: np.
     return np.divide(inter, union, out=np.zeros_like(inter), where=inter > 0)
 
 
-# The only piece that depends on the IoU type: "segm" (mask IoU) would add an entry here
-# (and parse masks, whose detection area is the mask area).
-_PAIRED_IOU = {"bbox": _paired_bbox_iou}
+# The pieces that depend on the IoU type: the pairwise IoU here, and the parsing (for "segm" the
+# masks are decoded, and a detection's area is its mask's pixel count).
+_PAIRED_IOU = {"bbox": _paired_bbox_iou, "segm": _paired_mask_iou}
 
 
 def evaluate_coco(ground_truth, detections, iou_type="bbox") -> dict:
-    """COCO detection metrics: the 12 numbers of ``COCOeval(gt, dt, "bbox").summarize()``, and the curves.
+    """COCO detection metrics: the 12 numbers of ``COCOeval(gt, dt, iou_type).summarize()``, and the curves.
 
     ``ground_truth`` is a COCO dict: ``images`` (each with ``id``), ``categories`` (each with
     ``id``) and ``annotations`` (each with ``id`` (unique), ``image_id``, ``category_id``,
     ``bbox`` [x, y, w, h], ``area`` and ``iscrowd`` 0/1). ``detections`` is a list of
     ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}``, as for ``COCO.loadRes``.
     Every image and category is evaluated, as COCOeval does by default. Inputs are not modified.
+
+    ``iou_type="segm"`` scores instance masks: every annotation and detection then needs a
+    ``segmentation`` (a detection's ``bbox`` is not needed), which is an RLE dict (``{"counts",
+    "size"}``, counts a list or COCO's compressed string; ``cvlib.data.formats.mask_to_rle``), a
+    list of polygons (rasterised by pixel centre, as ``cvlib.data.formats.from_coco`` does; edge
+    pixels may differ from pycocotools' rasteriser) or a NumPy (H, W) array of 0/1 (no RLE needed).
+    The IoU is the masks' (intersection over union of pixel sets; over the detection's pixels
+    against a crowd), a detection's area is its mask's pixel count, and an annotation's is still its
+    ``area`` field, as in pycocotools. Masks are checked against their image: its ``height`` x
+    ``width`` when the image entry gives them (polygons need them), else all masks of one image
+    must have one shape; a mismatch raises a ValueError (pycocotools silently gives IoU -1). An
+    empty mask is allowed: its IoU with everything is 0.
 
     Returns a dict with:
 
@@ -504,9 +628,10 @@ def evaluate_coco(ground_truth, detections, iou_type="bbox") -> dict:
     annotations are ignored and may absorb any number of detections (IoU = intersection / detection
     area); annotations outside an area range (by their ``area`` field, bounds inclusive) are
     ignored; a detection matched to an ignored annotation is ignored, as is an unmatched detection
-    outside the range (its area is w * h); the 100 best-scored detections per image and category
-    are kept; score ties keep input order (stable sorts). An ``ignore`` key in an annotation is
-    accepted and, as in pycocotools (whose ``_prepare`` overwrites it with ``iscrowd``), has no effect.
+    outside the range (its area is w * h, or its mask's pixel count); the 100 best-scored
+    detections per image and category are kept; score ties keep input order (stable sorts). An
+    ``ignore`` key in an annotation is accepted and, as in pycocotools (whose ``_prepare``
+    overwrites it with ``iscrowd``), has no effect.
 
     Stricter than pycocotools: an annotation or detection whose image or category is not listed
     raises a ValueError (pycocotools asserts on a detection's unknown image and silently drops the
@@ -518,11 +643,12 @@ def evaluate_coco(ground_truth, detections, iou_type="bbox") -> dict:
     Speed: about 15x pycocotools on 5,000 images (benchmarks/bench_detection.py).
     """
     if iou_type not in _PAIRED_IOU:
-        if iou_type in ("segm", "keypoints"):
-            raise NotImplementedError(f"iou_type: {iou_type!r} evaluation is not implemented yet; use 'bbox'")
-        raise ValueError(f"iou_type: expected 'bbox', got {iou_type!r}")
-    image_ids, category_ids, gt = _parse_ground_truth(ground_truth)
-    det = _parse_detections(detections, image_ids, category_ids)
+        if iou_type == "keypoints":
+            raise NotImplementedError("iou_type: 'keypoints' evaluation is not implemented; use 'bbox' or 'segm'")
+        raise ValueError(f"iou_type: expected 'bbox' or 'segm', got {iou_type!r}")
+    image_ids, category_ids, gt = _parse_ground_truth(ground_truth, iou_type)
+    shapes = _image_shapes(ground_truth, image_ids) if iou_type == "segm" else None
+    det = _parse_detections(detections, image_ids, category_ids, iou_type, gt, shapes)
     n_img, K, A = len(image_ids), len(category_ids), len(_AREA_RANGES)
     low, high = np.array(list(_AREA_RANGES.values())).T[:, :, None]  # (A, 1) each
 
