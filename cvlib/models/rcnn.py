@@ -222,11 +222,13 @@ class TwoStageDetector:
             out.append(boxes[size_ok][kept])
         return out
 
-    def sample_rois(self, proposals, targets) -> tuple[np.ndarray, ...]:
+    def sample_rois(self, proposals, targets, return_matches: bool = False) -> tuple[np.ndarray, ...]:
         """Head training RoIs for a batch: rois (K, 5), classes (K,) 0..C, deltas (K, 4), weights (K,).
 
         K = ``rois_per_image * B``. The true boxes join the proposals (so the head sees good
         boxes from the first step); a batch short of candidates is padded with weight-0 rows.
+        ``return_matches=True`` also returns matches (K,): for a foreground RoI the index of its
+        object in its image's target, else -1 (Mask R-CNN cuts that object's mask).
         """
         c = self.config
         n = c.rois_per_image
@@ -234,6 +236,7 @@ class TwoStageDetector:
         classes = np.zeros(len(rois), np.int32)
         deltas = np.zeros((len(rois), 4), np.float32)
         weights = np.zeros(len(rois), np.float32)
+        matches = np.full(len(rois), -1, np.int64)
         for i, (props, t) in enumerate(zip(proposals, targets)):
             gt = np.asarray(t["boxes"], np.float64).reshape(-1, 4)
             gt_labels = np.asarray(t["labels"], np.int64).reshape(-1)
@@ -252,11 +255,26 @@ class TwoStageDetector:
             rois[rows] = np.column_stack([np.full(len(pick), i), cand[pick]])
             weights[rows] = 1.0
             classes[i * n : i * n + n_fg] = gt_labels[matched[pick[:n_fg]]] + 1
+            matches[i * n : i * n + n_fg] = matched[pick[:n_fg]]
             if n_fg:
                 deltas[i * n : i * n + n_fg] = box_lib.encode_deltas(
                     cand[pick[:n_fg]], gt[matched[pick[:n_fg]]], HEAD_VARIANCES
                 )
-        return rois, classes, deltas, weights
+        return (rois, classes, deltas, weights, matches) if return_matches else (rois, classes, deltas, weights)
+
+    # ------------------------------------------------------------------ extension hook (Mask R-CNN)
+
+    def _extra_targets(self, targets, rois, matches) -> tuple:
+        """NumPy targets of extra heads for a batch's sampled RoIs (``sample_rois``); none here."""
+        return ()
+
+    def _extra_losses(self, features, rois, classes, weights, extra_targets, training) -> dict:
+        """Extra loss terms, added to the four (traced in the train step); none here."""
+        return {}
+
+    def _extra_variables(self) -> list:
+        """Trainable variables of extra heads; none here."""
+        return []
 
     # ------------------------------------------------------------------ compiled pieces (TensorFlow)
 
@@ -265,7 +283,7 @@ class TwoStageDetector:
 
         beta = self.config.smooth_l1_beta
 
-        def losses(images, rpn_labels, rpn_deltas, rois, classes, deltas, weights, training):
+        def losses(images, rpn_labels, rpn_deltas, rois, classes, deltas, weights, extra, training):
             features = self.backbone(images, training=training)
             parts = {}
             if self.use_rpn:
@@ -286,16 +304,17 @@ class TwoStageDetector:
             # Each RoI's deltas for its own class (class 0, background, has none: index it as class 1, then mask).
             own = tf.gather(class_deltas, tf.maximum(classes - 1, 0), axis=1, batch_dims=1)
             parts["head_box"] = tf.reduce_sum(smooth_l1_loss(deltas, own, beta) * foreground) / roi_total
+            parts.update(self._extra_losses(features, rois, classes, weights, extra, training))
             return parts
 
-        variables = self.backbone.trainable_variables + self.head.trainable_variables
+        variables = self.backbone.trainable_variables + self.head.trainable_variables + self._extra_variables()
         if self.use_rpn:
             variables += self.rpn.trainable_variables
 
         @tf.function(reduce_retracing=True)
-        def train_step(images, rpn_labels, rpn_deltas, rois, classes, deltas, weights):
+        def train_step(images, rpn_labels, rpn_deltas, rois, classes, deltas, weights, extra=()):
             with tf.GradientTape() as tape:
-                parts = losses(images, rpn_labels, rpn_deltas, rois, classes, deltas, weights, True)
+                parts = losses(images, rpn_labels, rpn_deltas, rois, classes, deltas, weights, extra, True)
                 total = tf.add_n(list(parts.values()))
             self.optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
             return parts
@@ -350,8 +369,9 @@ class TwoStageDetector:
                 batch_props = None if proposals is None else [proposals[i] for i in idx]
                 props = self._proposals(x[idx], batch_props, training=True)
                 rpn_labels, rpn_deltas = self.rpn_targets(batch_targets) if self.use_rpn else empty_rpn
-                rois, classes, deltas, weights = self.sample_rois(props, batch_targets)
-                parts = self._train_fn(x[idx], rpn_labels, rpn_deltas, rois, classes, deltas, weights)
+                rois, classes, deltas, weights, matches = self.sample_rois(props, batch_targets, return_matches=True)
+                extra = self._extra_targets(batch_targets, rois, matches)
+                parts = self._train_fn(x[idx], rpn_labels, rpn_deltas, rois, classes, deltas, weights, extra)
                 for k, v in parts.items():
                     sums[k] = sums.get(k, 0.0) + float(v)
                 steps += 1
