@@ -98,6 +98,11 @@ def test_training_lowers_the_class_losses_and_detection_returns_dicts(detector, 
         assert p["boxes"].shape == (len(p["scores"]), 4) and p["labels"].shape == p["scores"].shape
         assert (p["scores"] > detector.config.score_threshold).all()
         assert np.all(np.diff(p["scores"]) <= 0), "detections come best first"
+    proposals = detector.proposals(scenes.images[:5], batch_size=2)
+    assert len(proposals) == 5, "one proposal array per image, across batches"
+    for p in proposals:
+        assert p.shape[1] == 4 and 0 < len(p) <= detector.config.post_nms_test
+        assert (p[:, 2:] > p[:, :2]).all() and (p >= 0).all() and (p <= 64).all(), "clipped boxes of positive size"
 
 
 def test_fast_rcnn_needs_proposals_and_uses_them(scenes):
@@ -106,6 +111,8 @@ def test_fast_rcnn_needs_proposals_and_uses_them(scenes):
     assert fast.rpn is None
     with pytest.raises(ValueError, match="proposals"):
         fast.detect(scenes.images[:2])
+    with pytest.raises(ValueError, match="no RPN"):
+        fast.proposals(scenes.images[:2])
     proposals = [t["boxes"] for t in scenes.targets[:4]]
     fast.fit(scenes.images[:4], scenes.targets[:4], proposals=proposals, batch_size=2, verbose=0)
     out = fast.detect(scenes.images[:2], proposals=[np.zeros((0, 4)), proposals[1]])

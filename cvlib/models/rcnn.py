@@ -383,6 +383,21 @@ class TwoStageDetector:
                 print(f"epoch {len(self.history)}: {losses} ({record['seconds']:.0f} s)")
         return self.history
 
+    def proposals(self, images, batch_size: int = 16) -> list[np.ndarray]:
+        """The RPN's test-time proposals for (N, H, W, 3) images: one (P, 4) xyxy array per image, best first.
+
+        At most ``config.post_nms_test`` per image, after NMS at ``config.rpn_nms``. Only for Faster R-CNN.
+        """
+        if not self.use_rpn:
+            raise ValueError("proposals: this detector has no RPN (Fast R-CNN takes its proposals from outside)")
+        x = _as_images(images, self.image_shape)
+        if self._train_fn is None:
+            self._compile()
+        out = []
+        for first in range(0, len(x), batch_size):
+            out += self._proposals(x[first : first + batch_size], None, training=False)
+        return out
+
     def detect(self, images, proposals=None, batch_size: int = 16) -> list[dict]:
         """Detections for (N, H, W, 3) images: one dict per image, ``boxes`` (k, 4) xyxy, ``scores``, ``labels``."""
         x = _as_images(images, self.image_shape)
