@@ -5,13 +5,17 @@ execute it with nbclient in its own directory, print a progress line (name,
 elapsed, status), write ``build/executed/NAME.ipynb`` and ``build/html/NAME.html``,
 and collect the figures the notebook recorded through ``cvlib.report.record``.
 A failing notebook is reported with its failing cell and the run goes on.
-``build/REPORT.md`` gets one row per notebook; the exit status is 1 if any failed.
+``build/REPORT.md`` has one row per notebook, with the date, the mode and the
+machine of its run: a run of some notebooks (``--only 05``) replaces their rows
+and keeps the others (kept in ``build/runs.json``), so the newest run of each
+notebook wins. The exit status is 1 if any notebook of this run failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import sys
@@ -37,8 +41,8 @@ def failing_cell(nb) -> tuple[int, str]:
     return -1, "unknown error"
 
 
-def execute(path: Path, out: Path, timeout: int) -> tuple[str, float, str]:
-    """Run one notebook; return (status, seconds, detail)."""
+def execute(path: Path, out: Path, timeout: int, env: dict | None = None) -> tuple[str, float, str]:
+    """Run one notebook, its kernel in environment ``env`` (default: ours); return (status, seconds, detail)."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
@@ -46,7 +50,7 @@ def execute(path: Path, out: Path, timeout: int) -> tuple[str, float, str]:
     start = time.perf_counter()
     status, detail = "ok", ""
     try:
-        client.execute()
+        client.execute(env=dict(os.environ if env is None else env))
     except CellExecutionError:
         index, message = failing_cell(nb)
         status, detail = "FAILED", f"cell {index}: {message}"
@@ -61,21 +65,65 @@ def execute(path: Path, out: Path, timeout: int) -> tuple[str, float, str]:
     return status, seconds, detail
 
 
-def write_report(rows: list[tuple[str, str, float, str]], figures: dict, out: Path, fast: bool) -> Path:
-    """Markdown table: notebook, status, wall time, recorded figures."""
+def machine() -> str:
+    """CPU model, cores, OS and Python: what a reader needs to compare wall times."""
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    system = f"{platform.system()} {platform.release()}"
+    return f"{cpu}, {os.cpu_count()} cores, {system}, Python {platform.python_version()}"
+
+
+def merge_runs(path: Path, rows: list[dict], keep: set[str] | None = None) -> dict[str, dict]:
+    """Merge this run's ``rows`` into the runs kept in ``path`` (JSON, one entry per notebook); newest wins.
+
+    ``keep``, when given, names the notebooks that still exist: rows of removed notebooks are dropped.
+    """
+    runs = {}
+    if path.exists():
+        try:
+            runs = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            runs = {}  # a damaged file only loses the older rows; this run's rows are still written
+    for row in rows:
+        runs[row["notebook"]] = row
+    if keep is not None:
+        runs = {name: row for name, row in runs.items() if name in keep}
+    runs = dict(sorted(runs.items()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(runs, indent=2), encoding="utf-8")
+    return runs
+
+
+def write_report(runs: dict[str, dict], figures: dict, out: Path) -> Path:
+    """Markdown table: notebook, status, wall time, recorded figures, and when, in which mode, on what machine."""
+    machines = sorted({row["machine"] for row in runs.values()})
     lines = [
         "# cvlib course: run report",
         "",
-        f"{dt.datetime.now():%Y-%m-%d %H:%M}, {'fast' if fast else 'full'} mode, "
-        f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPU cores.",
+        f"Written {dt.datetime.now():%Y-%m-%d %H:%M}; each row is the latest run of its notebook "
+        "(`make run`, or `make run NB=..` for some of them).",
         "",
-        "| notebook | status | wall time | figures |",
-        "|---|---|---|---|",
+        "| notebook | status | wall time | figures | mode | run |",
+        "|---|---|---|---|---|---|",
     ]
-    for name, status, seconds, detail in rows:
+    for name, row in runs.items():
         figs = ", ".join(f"{k} = {report.show(v)}" for k, v in figures.get(name, {}).items())
-        shown = status if not detail else f"{status} ({detail})"
-        lines.append(f"| {name} | {shown.replace('|', '/')} | {seconds:.0f} s | {figs or '-'} |")
+        shown = row["status"] if not row["detail"] else f"{row['status']} ({row['detail']})"
+        where = f"machine {machines.index(row['machine']) + 1}" if len(machines) > 1 else "the machine below"
+        lines.append(
+            f"| {name} | {shown.replace('|', '/')} | {row['seconds']:.0f} s | {figs or '-'} | {row['mode']} "
+            f"| {row['date']}, {where} |"
+        )
+    lines.append("")
+    lines.extend(
+        f"Machine{f' {i}' if len(machines) > 1 else ''}: {text}." for i, text in enumerate(machines, 1)
+    )
     path = out / "REPORT.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -99,20 +147,27 @@ def main(argv=None) -> int:
     for stale in figures_dir.glob("*.json"):
         if any(stale.stem == nb.stem for nb in notebooks):
             stale.unlink()
-    os.environ[report.REPORT_DIR_ENV] = str(figures_dir)
-    os.environ["CVLIB_FAST"] = "1" if args.fast else "0"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # The kernels' environment; this process's own stays as it is (the runner is also called from tests).
+    env = {**os.environ, report.REPORT_DIR_ENV: str(figures_dir), "CVLIB_FAST": "1" if args.fast else "0"}
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     rows = []
+    here = machine()
     for i, path in enumerate(notebooks, 1):
         print(f"[{i}/{len(notebooks)}] {path.stem} ...", flush=True)
-        status, seconds, detail = execute(path, out, args.timeout)
+        started = dt.datetime.now()
+        status, seconds, detail = execute(path, out, args.timeout, env)
         suffix = f" - {detail}" if detail else ""
         print(f"[{i}/{len(notebooks)}] {path.stem}: {status} in {seconds:.0f} s{suffix}", flush=True)
-        rows.append((path.stem, status, seconds, detail))
+        rows.append({
+            "notebook": path.stem, "status": status, "seconds": round(seconds, 1), "detail": detail,
+            "mode": "fast" if args.fast else "full", "date": f"{started:%Y-%m-%d %H:%M}", "machine": here,
+        })
+        # after each notebook, so a long run that is interrupted keeps the rows it has
+        runs = merge_runs(out / "runs.json", rows, {p.stem for p in Path(args.notebooks).glob("*.ipynb")})
+        path = write_report(runs, report.load(figures_dir), out)
 
-    path = write_report(rows, report.load(figures_dir), out, args.fast)
-    failed = [name for name, status, *_ in rows if status != "ok"]
+    failed = [row["notebook"] for row in rows if row["status"] != "ok"]
     print(f"{len(rows) - len(failed)} of {len(rows)} notebooks ran; report: {path}")
     if failed:
         print("failed: " + ", ".join(failed), file=sys.stderr)
