@@ -1,4 +1,4 @@
-"""Dilated (atrous) convolution: the lecture's formula in NumPy, and DeepLabv3's ASPP block (notebook 13).
+"""Dilated (atrous) convolution: the formula in NumPy, ASPP (DeepLabv3, notebook 13), the IAC block (NEED, notebook 15).
 
 Two ways of counting the spacing of a dilated kernel's taps are in use, and they differ by one:
 
@@ -224,6 +224,140 @@ class ASPP(keras.layers.Layer):
             rates=list(self.rates),
             image_pooling=self.image_pooling,
             dropout=self.dropout,
+            momentum=self.momentum,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="cvlib")
+class IACBlock(keras.layers.Layer):
+    """Inception-Atrous-Collation block, the building block of the NEED interactive-segmentation network (notebook 15).
+
+    Three ideas in one block (Rhodes et al. 2021, as the lecture presents it):
+
+    - **Inception** (Szegedy et al. 2015): parallel convolutions of several kernel sizes (``kernel_sizes``,
+      default 1x1, 3x3, 5x5) look at the same input at several fixed scales;
+    - **Atrous**: parallel 3x3 convolutions at several dilation rates (``rates``, Keras dilation rates, default
+      2 and 4) widen the view further at the cost of a 3x3 kernel each;
+    - **Collation**: the branches are concatenated and a 1x1 convolution mixes ("collates") them back to
+      ``filters`` channels.
+
+    Each branch is convolution (no bias) + BatchNorm + ReLU with ``branch_filters`` channels (default
+    ``filters // 4``); the collation is 1x1 convolution (no bias) + BatchNorm, then, with ``residual=True``, the
+    input is added (through a 1x1 projection when its channels differ from ``filters``), then ReLU.
+
+    Weights, for ``C`` input channels, ``b`` branch channels, ``F`` filters:
+    ``C b (sum_k k^2 + 9 len(rates))`` for the branches, ``(len(kernel_sizes) + len(rates)) b F`` for the
+    collation, ``C F`` for a projection, and 4 per channel of every BatchNorm (``num_weights`` computes it).
+
+    Input (B, H, W, C); output (B, H, W, filters), same padding throughout.
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_sizes: Sequence[int] = (1, 3, 5),
+        rates: Sequence[int] = (2, 4),
+        branch_filters: int | None = None,
+        residual: bool = True,
+        momentum: float = 0.99,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+
+        def positive(value, name):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+            return int(value)
+
+        def sizes(values, name, odd):
+            if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not all(
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 and (v % 2 or not odd)
+                for v in values
+            ):
+                what = "odd kernel sizes" if odd else "Keras dilation rates (integers >= 1)"
+                raise ValueError(f"{name}: expected a sequence of {what}, got {values!r}")
+            return tuple(int(v) for v in values)
+
+        self.filters = positive(filters, "filters")
+        self.kernel_sizes = sizes(kernel_sizes, "kernel_sizes", odd=True)
+        self.rates = sizes(rates, "rates", odd=False)
+        if not self.kernel_sizes and not self.rates:
+            raise ValueError("kernel_sizes, rates: both are empty; the block needs at least one branch")
+        self.branch_filters = positive(branch_filters if branch_filters is not None else max(1, self.filters // 4),
+                                       "branch_filters")
+        if not isinstance(residual, (bool, np.bool_)):
+            raise ValueError(f"residual: expected True or False, got {residual!r}")
+        self.residual = bool(residual)
+        if not (np.isscalar(momentum) and 0.0 <= float(momentum) < 1.0):
+            raise ValueError(f"momentum: expected the BatchNorm momentum in [0, 1), got {momentum!r}")
+        self.momentum = float(momentum)
+
+        def conv(filters, size, rate, name):
+            return keras.layers.Conv2D(filters, size, padding="same", dilation_rate=rate, use_bias=False, name=name)
+
+        def norm(name):
+            return keras.layers.BatchNormalization(momentum=self.momentum, name=name)
+
+        b = self.branch_filters
+        self.branch_convs = [conv(b, k, 1, f"inception_{k}x{k}") for k in self.kernel_sizes]
+        self.branch_convs += [conv(b, 3, r, f"atrous_3x3_rate{r}") for r in self.rates]
+        self.branch_norms = [norm(f"bn_{c.name}") for c in self.branch_convs]
+        self.collate_conv = conv(self.filters, 1, 1, "collation_1x1")
+        self.collate_norm = norm("bn_collation")
+        self.projection = None
+
+    @property
+    def num_branches(self) -> int:
+        """Parallel branches concatenated before the collation."""
+        return len(self.kernel_sizes) + len(self.rates)
+
+    def num_weights(self, in_channels: int) -> int:
+        """The block's weight count (trainable + BatchNorm statistics) for ``in_channels`` input channels."""
+        b, f, c = self.branch_filters, self.filters, int(in_channels)
+        taps = sum(k * k for k in self.kernel_sizes) + 9 * len(self.rates)
+        count = c * b * taps + 4 * b * self.num_branches + self.num_branches * b * f + 4 * f
+        if self.residual and c != f:
+            count += c * f
+        return count
+
+    def build(self, input_shape):
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ValueError(
+                f"inputs: expected a feature map (batch, height, width, channels) with known channels, "
+                f"got shape {tuple(input_shape)}"
+            )
+        branch_shape = (*input_shape[:-1], self.branch_filters)
+        for conv, norm in zip(self.branch_convs, self.branch_norms):
+            conv.build(input_shape)
+            norm.build(branch_shape)
+        self.collate_conv.build((*input_shape[:-1], self.branch_filters * self.num_branches))
+        self.collate_norm.build((*input_shape[:-1], self.filters))
+        if self.residual and input_shape[-1] != self.filters:
+            self.projection = keras.layers.Conv2D(self.filters, 1, use_bias=False, name="projection_1x1")
+            self.projection.build(input_shape)
+
+    def call(self, inputs, training=None):
+        branches = [
+            ops.relu(norm(conv(inputs), training=training))
+            for conv, norm in zip(self.branch_convs, self.branch_norms)
+        ]
+        x = self.collate_norm(self.collate_conv(ops.concatenate(branches, axis=-1)), training=training)
+        if self.residual:
+            x = x + (self.projection(inputs) if self.projection is not None else inputs)
+        return ops.relu(x)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            filters=self.filters,
+            kernel_sizes=list(self.kernel_sizes),
+            rates=list(self.rates),
+            branch_filters=self.branch_filters,
+            residual=self.residual,
             momentum=self.momentum,
         )
         return config
