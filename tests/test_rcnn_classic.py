@@ -226,6 +226,7 @@ def test_crop_cnn_has_a_feature_layer_and_c_plus_1_outputs():
     model = build_crop_cnn(5, size=16, filters=(4, 8), hidden=12)
     assert model.output.shape[1:] == (6,)
     assert model.get_layer("features").output.shape[1:] == (12,)
+    assert model.get_layer("pool5").output.shape[1:] == (4 * 4 * 8,)  # spatial: two 2x2 pools of 16
     with pytest.raises(ValueError, match="num_classes"):
         build_crop_cnn(0)
 
@@ -264,6 +265,21 @@ def test_fit_records_the_stages(trained):
     assert len(model.svms) == len(model.regressors) == 6
     assert history["crops"] > 0 and 0 < history["foreground_crops"] < history["crops"]
     assert {"cnn_s", "svm_s", "regression_s"} <= set(history["timing"])
+    fc, pool5 = model.features(np.zeros((32, 32, 3), np.uint8), [[0, 0, 10, 10], [5, 5, 30, 20]])
+    assert fc.shape == (2, 16) and pool5.shape == (2, 4 * 4 * 8)
+    fc, pool5 = model.features(np.zeros((32, 32, 3), np.uint8), np.zeros((0, 4)))
+    assert fc.shape == (0, 16) and pool5.shape == (0, 4 * 4 * 8)
+
+
+def test_regression_moves_the_kept_boxes_and_keeps_their_scores(trained, scenes):
+    model, _ = trained
+    proposals = _proposals(scenes)[:2]
+    plain = model.detect(scenes.images[:2], proposals, regress=False)
+    moved = model.detect(scenes.images[:2], proposals, regress=True)
+    for a, b in zip(plain, moved):
+        np.testing.assert_array_equal(a["labels"], b["labels"])
+        np.testing.assert_array_equal(a["scores"], b["scores"])
+    assert not np.allclose(np.concatenate([r["boxes"] for r in plain]), np.concatenate([r["boxes"] for r in moved]))
 
 
 def test_detect_output_format_nms_and_timing(trained, scenes):

@@ -12,7 +12,7 @@ R-CNN is four separate models glued together, each trained on its own:
 4. **classifiers**: one linear SVM per class on those features (positives: the ground-truth
    boxes only; negatives: proposals with IoU < 0.3 with every object of the class), then
    per-class greedy NMS, then a per-class ridge **bounding-box regression** of the R-CNN
-   deltas (``cvlib.boxes.encode_deltas``) from the features, trained on proposals with IoU > 0.6.
+   deltas (``cvlib.boxes.encode_deltas``) from the pool5 features, trained on proposals with IoU > 0.6.
 
 The CNN runs once per proposal, which is why R-CNN is slow (the paper: 13 s per image on a GPU)
 and why Fast R-CNN runs the backbone once per image instead. ``RCNN.detect`` records the time
@@ -374,10 +374,12 @@ def train_box_regressors(features, labels, deltas, num_classes: int, alpha: floa
 def build_crop_cnn(num_classes: int, size: int = 32, filters=(16, 32, 64), hidden: int = 128, dropout: float = 0.3):
     """A small CNN for warped crops: (B, size, size, 3) in [0, 1] -> (B, num_classes + 1) logits.
 
-    Per entry of ``filters``: two 3x3 conv-BN-ReLU and a 2x2 max-pool; then global average
-    pooling, a ``hidden``-unit dense layer named ``"features"`` (the penultimate layer, R-CNN's
-    fc7, whose ReLU outputs feed the SVMs and the box regressors), dropout, and the (C + 1)-way
-    classifier (class 0: background). Keras; trained by ``RCNN.fit`` with cross-entropy.
+    Per entry of ``filters``: two 3x3 conv-BN-ReLU and a 2x2 max-pool; the last pooled map,
+    flattened, is the layer ``"pool5"`` (named after AlexNet's: it keeps *where* things are in the
+    crop, which the box regressors need, as in the paper's appendix C); then a ``hidden``-unit
+    dense layer ``"features"`` (the penultimate layer, R-CNN's fc7, whose ReLU outputs feed the
+    SVMs), dropout, and the (C + 1)-way classifier (class 0: background). Keras; trained by
+    ``RCNN.fit`` with cross-entropy.
     """
     import keras
     from keras import layers
@@ -392,7 +394,7 @@ def build_crop_cnn(num_classes: int, size: int = 32, filters=(16, 32, 64), hidde
             x = layers.BatchNormalization(momentum=0.9, name=f"block{i + 1}_bn{j + 1}")(x)
             x = layers.ReLU(name=f"block{i + 1}_relu{j + 1}")(x)
         x = layers.MaxPooling2D(2, name=f"block{i + 1}_pool")(x)
-    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Flatten(name="pool5")(x)
     x = layers.Dense(hidden, activation="relu", name="features")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     logits = layers.Dense(num_classes + 1, name="logits")(x)
@@ -419,7 +421,7 @@ class RCNNConfig:
     fg_iou: float = 0.5
     crops_per_image: int = 32
     fg_fraction: float = 0.25
-    epochs: int = 10
+    epochs: int = 15
     batch_size: int = 128
     learning_rate: float = 1e-3
     filters: tuple = (16, 32, 64)
@@ -458,7 +460,8 @@ class RCNN:
     """R-CNN: selective-search proposals, warped crops, CNN features, per-class linear SVMs and box regression.
 
     ``fit(images, targets, proposals)`` trains the three stages one after the other (the CNN on
-    labelled crops, the SVMs and the ridge regressors on its penultimate features, standardised);
+    labelled crops, then the SVMs on its penultimate (fc) features and the ridge box regressors on
+    its pool5 features, both standardised);
     ``detect(images, proposals)`` returns one ``{"boxes" (k, 4) xyxy float32, "scores" (k,)
     float32 SVM margins, "labels" (k,) int64}`` dict per image and stores the seconds per image
     of each stage in ``timing``. ``proposals`` are one (P, 4) xyxy array per image (compute them
@@ -473,7 +476,8 @@ class RCNN:
         self.rng = np.random.default_rng(self.seed)
         self.cnn = None
         self.feature_model = None
-        self.scaler = None
+        self.scaler = None  # standardises the fc features for the SVMs
+        self.pool5_scaler = None  # and the pool5 features for the box regressors
         self.svms: list = []
         self.regressors: list = []
         self.history: dict = {}
@@ -485,18 +489,26 @@ class RCNN:
         """``warp_crops`` with this detector's crop size and context."""
         return warp_crops(image, boxes, self.config.crop_size, self.config.context)
 
-    def features(self, image, boxes, batch_size: int = 512) -> np.ndarray:
-        """Penultimate-layer CNN features of one image's boxes: (N, 4) -> (N, hidden) float32 (not standardised)."""
+    def features(self, image, boxes, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+        """CNN features of one image's boxes, not standardised: (N, 4) -> fc (N, hidden) and pool5 (N, D) float32.
+
+        ``fc`` is the penultimate layer (``"features"``: the SVMs' input), ``pool5`` the flattened last
+        conv block (the box regressors' input). The CNN runs once per box: R-CNN's cost.
+        """
         if self.feature_model is None:
             raise ValueError("features: the CNN is not trained yet; call fit first")
         crops = self.warp(image, boxes)
-        out = [np.zeros((0, self.config.hidden), np.float32)]
+        fc = [np.zeros((0, int(self.feature_model.outputs[0].shape[-1])), np.float32)]
+        pool5 = [np.zeros((0, int(self.feature_model.outputs[1].shape[-1])), np.float32)]
         for first in range(0, len(crops), batch_size):
-            out.append(np.asarray(self.feature_model(crops[first : first + batch_size], training=False)))
-        return np.concatenate(out)
+            a, b = self.feature_model(crops[first : first + batch_size], training=False)
+            fc.append(np.asarray(a))
+            pool5.append(np.asarray(b))
+        return np.concatenate(fc), np.concatenate(pool5)
 
-    def _standardise(self, features: np.ndarray) -> np.ndarray:
-        return self.scaler.transform(features) if len(features) else features
+    @staticmethod
+    def _standardise(scaler, features: np.ndarray) -> np.ndarray:
+        return scaler.transform(features) if len(features) else features
 
     # ------------------------------------------------------------------ training
 
@@ -544,7 +556,9 @@ class RCNN:
         )
         order = self.rng.permutation(len(x))
         fit = self.cnn.fit(x[order], y[order], batch_size=c.batch_size, epochs=c.epochs, verbose=verbose)
-        self.feature_model = keras.Model(self.cnn.input, self.cnn.get_layer("features").output)
+        self.feature_model = keras.Model(
+            self.cnn.input, [self.cnn.get_layer("features").output, self.cnn.get_layer("pool5").output]
+        )
         timing["cnn_s"] = time.perf_counter() - start
         self.history = {"cnn": fit.history, "crops": len(x), "foreground_crops": int((y > 0).sum())}
 
@@ -553,11 +567,11 @@ class RCNN:
         feats, ys, reg_feats, reg_labels, reg_deltas = [], [], [], [], []
         for im, (gt, lab), p in zip(ims, gts, props):
             cand, yy = svm_labels(p, gt, lab, self.num_classes, c.negative_iou)
-            f = self.features(im, cand)
+            f, pool5 = self.features(im, cand)
             feats.append(f)
             ys.append(yy)
             idx, rl, rd = regression_targets(p, gt, lab, c.regression_iou)
-            reg_feats.append(f[len(gt) + idx])
+            reg_feats.append(pool5[len(gt) + idx])
             reg_labels.append(rl)
             reg_deltas.append(rd)
         from sklearn.preprocessing import StandardScaler
@@ -566,16 +580,19 @@ class RCNN:
         self.scaler = StandardScaler().fit(f_all)
         timing["features_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        self.svms = train_svms(self._standardise(f_all), np.concatenate(ys), c.svm_C, c.svm_positive_weight,
-                               self.seed)
+        self.svms = train_svms(
+            self._standardise(self.scaler, f_all), np.concatenate(ys), c.svm_C, c.svm_positive_weight, self.seed
+        )
         timing["svm_s"] = time.perf_counter() - start
 
-        # 3. Box regression, one ridge per class, on the same (standardised) features.
+        # 3. Box regression, one ridge per class, on the (standardised) pool5 features: fc features are
+        # trained to name the class wherever it sits in the crop, pool5 still knows where it sits.
         start = time.perf_counter()
         reg_f = np.concatenate(reg_feats)
+        self.pool5_scaler = StandardScaler().fit(reg_f)
         self.regressors = train_box_regressors(
-            self._standardise(reg_f), np.concatenate(reg_labels), np.concatenate(reg_deltas).reshape(-1, 4),
-            self.num_classes, c.ridge_alpha,
+            self._standardise(self.pool5_scaler, reg_f), np.concatenate(reg_labels),
+            np.concatenate(reg_deltas).reshape(-1, 4), self.num_classes, c.ridge_alpha,
         )
         timing["regression_s"] = time.perf_counter() - start
         self.history.update(timing=timing, svm_rows=len(f_all), regression_pairs=len(reg_f))
@@ -610,13 +627,14 @@ class RCNN:
             t1 = time.perf_counter()
             crops = self.warp(im, p)
             t2 = time.perf_counter()
-            f = (np.asarray(self.feature_model(crops, training=False)) if len(crops)
-                 else np.zeros((0, c.hidden), np.float32))
+            if len(crops):
+                f, pool5 = (np.asarray(v) for v in self.feature_model(crops, training=False))
+            else:
+                f, pool5 = (np.zeros((0, int(o.shape[-1])), np.float32) for o in self.feature_model.outputs)
             t3 = time.perf_counter()
-            f = self._standardise(f)
-            scores = svm_scores(self.svms, f)
+            scores = svm_scores(self.svms, self._standardise(self.scaler, f))
             t4 = time.perf_counter()
-            results.append(self._decode(p, f, scores, im.shape[:2], regress))
+            results.append(self._decode(p, self._standardise(self.pool5_scaler, pool5), scores, im.shape[:2], regress))
             t5 = time.perf_counter()
             for key, dt in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
                 stages[key] += dt
@@ -627,7 +645,7 @@ class RCNN:
         return results
 
     def _decode(self, proposals, features, scores, image_size, regress: bool) -> dict:
-        """One image's detections from its proposals' standardised features and (P, C) SVM margins."""
+        """One image's detections from its proposals' standardised pool5 features and (P, C) SVM margins."""
         c = self.config
         empty = {"boxes": np.zeros((0, 4), np.float32), "scores": np.zeros(0, np.float32),
                  "labels": np.zeros(0, np.int64)}
