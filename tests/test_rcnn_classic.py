@@ -285,8 +285,8 @@ def test_regression_moves_the_kept_boxes_and_keeps_their_scores(trained, scenes)
 def test_detect_output_format_nms_and_timing(trained, scenes):
     model, _ = trained
     proposals = _proposals(scenes)
-    for regress in (False, True):
-        results = model.detect(scenes.images[:3], proposals[:3], regress=regress)
+    for regress, scores in ((False, "svm"), (True, "svm"), (False, "softmax")):
+        results = model.detect(scenes.images[:3], proposals[:3], regress=regress, scores=scores)
         assert len(results) == 3
         for r in results:
             assert set(r) == {"boxes", "scores", "labels"}
@@ -297,6 +297,8 @@ def test_detect_output_format_nms_and_timing(trained, scenes):
             assert ((r["labels"] >= 0) & (r["labels"] < 6)).all()
             assert (r["boxes"] >= 0).all() and (r["boxes"] <= 32).all()
             assert (r["boxes"][:, 2:] > r["boxes"][:, :2]).all()
+            if scores == "softmax":
+                assert ((r["scores"] >= 0) & (r["scores"] <= 1)).all()
             if not regress:  # per-class NMS at 0.3: no two kept boxes of one class overlap more
                 for label in np.unique(r["labels"]):
                     b = r["boxes"][r["labels"] == label]
@@ -328,6 +330,8 @@ def test_bad_input_gives_clear_errors(trained, scenes):
         model.detect(scenes.images[:1], [np.array([[0, 0, np.nan, 5]])])
     with pytest.raises(ValueError, match="images"):
         model.detect(scenes.images[0], proposals[:1])
+    with pytest.raises(ValueError, match="scores"):
+        model.detect(scenes.images[:1], proposals[:1], scores="logits")
     fresh = RCNN(6, TINY)
     with pytest.raises(ValueError, match="targets"):
         fresh.fit(scenes.images[:2], scenes.targets[:1], proposals[:2])
