@@ -230,7 +230,9 @@ def test_make_inputs_scales_to_unit_range():
     images = np.full((2, 8, 8, 3), 255, np.uint8)
     x = make_inputs(images, [[(1, 1)], [(2, 2)]], [[], [(5, 5)]])
     assert x.shape == (2, 8, 8, 5) and x.dtype == np.float32
-    assert x[..., :3].max() == 1.0 and x[0, 1, 1, 3] == 0 and np.all(x[0, ..., 4] == 1.0)
+    assert x[..., :3].max() == 1.0 and x[0, 1, 1, 3] == 0 and np.all(x[0, ..., 4] == 1.0), "no click: 1 everywhere"
+    assert x[0, 1, 4, 3] == pytest.approx(3 / 8), "distances in image widths: 3 pixels on an 8-pixel image"
+    assert x[0, 5, 5, 3] == pytest.approx(np.hypot(4, 4) / 8) and x[0, 7, 7, 3] == 1.0, "truncated at the side (8)"
     with pytest.raises(ValueError, match="positive, negative: expected one click set per image"):
         make_inputs(images, [[(1, 1)]], [[]])
     with pytest.raises(ValueError, match="both click sets are empty"):
@@ -251,8 +253,8 @@ def painter():
     """A fixed 'network' with 2 outputs: logit +10 within 3 pixels of a positive click (output 0) or everywhere
     except near negative clicks (output 1). Built from Keras layers so it runs like a trained model."""
     inputs = keras.Input((16, 16, 5))
-    near_positive = keras.layers.Lambda(lambda x: 10.0 * (3.0 / 255.0 - x[..., 3:4]) * 255.0)(inputs)
-    near_negative = keras.layers.Lambda(lambda x: -10.0 * (3.0 / 255.0 - x[..., 4:5]) * 255.0)(inputs)
+    near_positive = keras.layers.Lambda(lambda x: 10.0 * (3.0 - 16.0 * x[..., 3:4]))(inputs)   # distances / 16
+    near_negative = keras.layers.Lambda(lambda x: -10.0 * (3.0 - 16.0 * x[..., 4:5]))(inputs)
     return keras.Model(inputs, keras.layers.Concatenate()([near_positive, near_negative]))
 
 

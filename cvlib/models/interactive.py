@@ -1,9 +1,11 @@
 """Click-conditioned segmentation networks, the selection network and a click session (notebook 15).
 
 The network sees the image and the user's clicks, encoded as two maps (``cvlib.data.clicks``), stacked into
-one (H, W, 5) input: RGB in [0, 1] and the positive and negative distance maps divided by their truncation
-(255), so every channel lies in [0, 1]. It is class-agnostic: it is never told *what* the object is, only
-*where* the user clicked.
+one (H, W, 5) input: RGB in [0, 1] and the positive and negative distance maps truncated at the image's longer
+side L and divided by it, ``min(d, L) / L``, so every channel lies in [0, 1] and "no click of this kind" is 1
+everywhere. Xu et al. truncate at 255 and feed the raw values, which suits 500-pixel photographs; on a 48-pixel
+crop the maps would span only a fifth of that range and be almost flat around a click.
+It is class-agnostic: it is never told *what* the object is, only *where* the user clicked.
 
 - ``build_click_fcn``: a fully-convolutional network of dilated convolutions, after Li et al. (CVPR 2018) and
   the context module of Yu and Koltun (2016): a full-resolution stem, one stride-2 convolution (it quarters
@@ -27,7 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from cvlib._checks import to_numpy
-from cvlib.data.clicks import TRUNCATE, check_clicks, encode_clicks
+from cvlib.data.clicks import check_clicks, encode_clicks
 
 __all__ = [
     "ClickSession",
@@ -59,7 +61,7 @@ def _input_shape(input_shape) -> tuple[int, int, int]:
 
 
 def make_inputs(images, positive, negative, mode: str = "distance") -> np.ndarray:
-    """Network input float32 (B, H, W, 5): RGB / 255 and the two click maps / 255.
+    """Network input float32 (B, H, W, 5): RGB / 255 and the two click maps, ``min(distance, L) / L``, L = max(H, W).
 
     Args:
         images: uint8 (or 0-255 float) (B, H, W, 3), or one image (H, W, 3).
@@ -76,9 +78,11 @@ def make_inputs(images, positive, negative, mode: str = "distance") -> np.ndarra
     if len(positive) != len(arr) or len(negative) != len(arr):
         raise ValueError(f"positive, negative: expected one click set per image ({len(arr)}), got "
                          f"{len(positive)} and {len(negative)}")
-    scale = TRUNCATE if mode == "distance" else 1.0
-    maps = np.stack([encode_clicks(p, n, arr.shape[1:3], mode=mode) for p, n in zip(positive, negative)])
-    return np.concatenate([arr / 255.0, maps / scale], axis=-1).astype(np.float32)
+    side = float(max(arr.shape[1:3]))
+    maps = np.stack([encode_clicks(p, n, arr.shape[1:3], mode=mode, truncate=side) for p, n in zip(positive, negative)])
+    if mode == "distance":
+        maps = maps / side
+    return np.concatenate([arr / 255.0, maps], axis=-1).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- networks
@@ -96,7 +100,8 @@ def _skeleton(input_shape, num_outputs, filters, context, name):
     def conv_bn(x, channels, prefix, strides=1, rate=1):
         x = layers.Conv2D(channels, 3, strides=strides, dilation_rate=rate, padding="same", use_bias=False,
                           name=f"{prefix}_conv")(x)
-        x = layers.BatchNormalization(name=f"{prefix}_bn")(x)
+        # momentum 0.9: the moving statistics must keep up with a short, fast training
+        x = layers.BatchNormalization(momentum=0.9, name=f"{prefix}_bn")(x)
         return layers.ReLU(name=f"{prefix}_relu")(x)
 
     inputs = keras.Input(shape, name="image_and_clicks")
@@ -169,7 +174,7 @@ def build_selection_net(input_shape=(64, 64, 5), num_outputs: int = 4, filters: 
     x = layers.Concatenate(name="input_and_candidates")([inputs, candidates])
     for i, channels in enumerate((filters, 2 * filters, 4 * filters)):
         x = layers.Conv2D(channels, 3, strides=2, padding="same", use_bias=False, name=f"sel{i}_conv")(x)
-        x = layers.BatchNormalization(name=f"sel{i}_bn")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"sel{i}_bn")(x)
         x = layers.ReLU(name=f"sel{i}_relu")(x)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     outputs = layers.Dense(num_outputs, name="choice_logits")(x)
