@@ -158,7 +158,7 @@ def warp_crops(image, boxes, size: int = 32, context=None, fill=None) -> np.ndar
 
     Values: uint8 images come out in [0, 1] (divided by 255), float images on their own scale.
     Where the enlarged box reaches outside the image, the samples outside get ``fill`` (a
-    number or one per channel; default the image's per-channel mean), as the paper pads with the
+    number or one per channel, on the output's scale; default the image's per-channel mean), as the paper pads with the
     mean, which its mean subtraction then turns into zeros; samples inside the image, up to its
     border, are the image's (the edge pixel within half a pixel of the border). So a box partly
     or wholly outside the image is valid: it is padded, not clipped.
@@ -187,12 +187,12 @@ def warp_crops(image, boxes, size: int = 32, context=None, fill=None) -> np.ndar
     steps = (np.arange(size) + 0.5) / size
     xs = region[:, :1] + steps[None] * (region[:, 2:3] - region[:, :1])  # (N, size)
     ys = region[:, 1:2] + steps[None] * (region[:, 3:4] - region[:, 1:2])
-    # tf.image.crop_and_resize does the bilinear sampling of every box in one vectorised call (and is
-    # what Fast R-CNN's RoI pooling grew from). It indexes pixel centres (pixel c sits at c, not c + 0.5)
-    # and returns its extrapolation value for any sample beyond the outer centres. We subtract the fill,
-    # pad one replicated edge pixel (so samples between the outer centres and the border get the edge
-    # pixel, not the fill), extrapolate with 0 and zero the samples outside [0, W] x [0, H] ourselves:
-    # adding the fill back then gives exactly "image inside, fill outside".
+    # tf.image.crop_and_resize does the bilinear sampling of every box in one vectorised call, where
+    # per-box resizes (OpenCV, scikit-image) would cost a Python call per proposal. It indexes pixel
+    # centres (pixel c sits at c, not c + 0.5) and returns its extrapolation value for any sample beyond
+    # the outer centres. We subtract the fill, pad one replicated edge pixel (so samples between the
+    # outer centres and the border get the edge pixel, not the fill), extrapolate with 0 and zero the
+    # samples outside [0, W] x [0, H] ourselves: adding the fill back gives "image inside, fill outside".
     padded = np.pad(img - fill, ((1, 1), (1, 1), (0, 0)), mode="edge")
     first, last = 0.5 + np.stack([ys[:, 0], xs[:, 0]], 1), 0.5 + np.stack([ys[:, -1], xs[:, -1]], 1)
     scale = np.array([height + 1, width + 1], np.float64)  # padded side - 1: crop_and_resize's normaliser
