@@ -315,6 +315,9 @@ def test_detect_with_empty_proposals_and_with_selective_search(trained, scenes):
         assert r["boxes"].shape == (0, 4) and r["scores"].shape == (0,) and r["labels"].shape == (0,)
     results = model.detect(scenes.images[:1])  # proposals None: selective search runs inside, timed
     assert len(results) == 1 and model.timing["proposals_s"] > 0
+    # Images of different sizes may come as a list: the CNN only ever sees the fixed-size crops.
+    results = model.detect([scenes.images[0], scenes.images[1][:24, :20]], [[[2, 2, 20, 20]], [[1, 1, 18, 22]]])
+    assert len(results) == 2 and (results[1]["boxes"][:, [2, 3]] <= [20, 24]).all()
 
 
 def test_bad_input_gives_clear_errors(trained, scenes):
