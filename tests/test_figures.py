@@ -68,18 +68,40 @@ def test_part_map_and_uv_match_an_independent_rendering(single, crowd):
     _check_against_reference(crowd, 0)
 
 
-def test_part_map_matches_the_silhouette(crowd):
-    """Every pixel covered by some part of some figure is labelled, no other pixel is."""
-    h, w = crowd.image_size
-    ys, xs = np.mgrid[0:h, 0:w] + 0.5
-    for i in range(2):
-        silhouette = np.zeros((h, w), bool)
-        for body in crowd.geometry[i]:
-            for part in body:
-                for row, col in zip(*np.nonzero(~silhouette)):
-                    silhouette[row, col] |= _reference(part, xs[row, col], ys[row, col])[0]
-        np.testing.assert_array_equal(crowd.parts[i] > 0, silhouette)
-        np.testing.assert_array_equal(crowd.instances[i] > 0, silhouette)
+def _covered(part: Part, xs, ys):
+    """Coverage by another route: a capsule is the union of two discs and a rotated rectangle; an ellipse is
+    ``d^T R diag(1/a^2, 1/r^2) R^T d <= 1`` around its centre."""
+    p0, p1 = np.array(part.p0), np.array(part.p1)
+    if part.kind == "ellipse":
+        centre, half = (p0 + p1) / 2, np.linalg.norm(p1 - p0) / 2
+        c, s = (p1 - p0) / (2 * half)
+        rotation = np.array([[c, -s], [s, c]])
+        form = rotation @ np.diag([1 / half**2, 1 / part.r**2]) @ rotation.T
+        d = np.stack([xs - centre[0], ys - centre[1]], -1)
+        return np.einsum("...i,ij,...j->...", d, form, d) <= 1 + 1e-9
+    discs = [(xs - q[0]) ** 2 + (ys - q[1]) ** 2 <= part.r**2 + 1e-9 for q in (p0, p1)]
+    length = np.linalg.norm(p1 - p0)
+    along = ((xs - p0[0]) * (p1 - p0)[0] + (ys - p0[1]) * (p1 - p0)[1]) / length
+    across = np.abs((xs - p0[0]) * (p1 - p0)[1] - (ys - p0[1]) * (p1 - p0)[0]) / length
+    return discs[0] | discs[1] | ((along >= 0) & (along <= length) & (across <= part.r + 1e-9))
+
+
+def test_part_map_matches_the_silhouette(single, crowd):
+    """Every pixel covered by some part of some figure is labelled, no other pixel is, and each part's pixels lie
+    inside that part."""
+    for figures in (single, crowd):
+        h, w = figures.image_size
+        ys, xs = np.mgrid[0:h, 0:w] + 0.5
+        for i in range(len(figures)):
+            silhouette = np.zeros((h, w), bool)
+            for k, body in enumerate(figures.geometry[i]):
+                for part in body:
+                    covered = _covered(part, xs, ys)
+                    silhouette |= covered
+                    mine = (figures.parts[i] == part.label) & (figures.instances[i] == k + 1)
+                    assert np.all(covered[mine]), f"a pixel labelled {PART_NAMES[part.label - 1]} lies outside it"
+            np.testing.assert_array_equal(figures.parts[i] > 0, silhouette)
+            np.testing.assert_array_equal(figures.instances[i] > 0, silhouette)
 
 
 def test_every_part_is_visible_in_most_images():

@@ -139,20 +139,27 @@ def build_region_dense_model(
     depth: int = 3,
     base_filters: int = 16,
     head_filters: int = 32,
+    roi_dilations: Sequence[int] = (1, 2, 4, 8),
     batch_norm: bool = True,
     name: str = "dense_rcnn",
 ):
     """Region-based dense correspondence: {"image": (B, H, W, C), "boxes": (B, K, 4) xyxy} -> {"parts", "uv"}.
 
     The U-Net backbone's full-resolution features and the image itself are cut out for each box by
-    ``RoIAlign(roi_size, sampling_ratio=2, aligned=True)``; two 3x3 convolutions over the crop, then the
-    heads of ``build_dense_model``. Outputs ``"parts"`` (B, K, R, R, P + 1) logits and ``"uv"``
-    (B, K, R, R, P, 2), with R = ``roi_size``: one part and UV map per box, on the box's own grid.
+    ``RoIAlign(roi_size, sampling_ratio=2, aligned=True)``; then one 3x3 convolution per entry of
+    ``roi_dilations`` (dilated as given: (1, 2, 4, 8) gives a receptive field of 31 cells, the whole crop,
+    which the head needs to tell the figure the box is centred on from a neighbour that reaches into it);
+    their output, concatenated with the crop itself, feeds the heads of ``build_dense_model``.
+    Outputs ``"parts"`` (B, K, R, R, P + 1) logits and ``"uv"`` (B, K, R, R, P, 2), with R = ``roi_size``:
+    one part and UV map per box, on the box's own grid.
     """
     num_parts = _positive_int(num_parts, "num_parts")
     k = _positive_int(rois_per_image, "rois_per_image")
     size = _positive_int(roi_size, "roi_size")
     head_filters = _positive_int(head_filters, "head_filters")
+    if isinstance(roi_dilations, (int, np.integer)) or not isinstance(roi_dilations, Sequence):
+        raise ValueError(f"roi_dilations: expected a sequence of positive integers, got {roi_dilations!r}")
+    dilations = [_positive_int(d, "roi_dilations") for d in roi_dilations]
     unet = build_unet(image_shape, num_parts + 1, depth=depth, base_filters=base_filters, padding="same",
                       batch_norm=batch_norm, name=f"{name}_backbone")
     image = unet.input
@@ -161,11 +168,14 @@ def build_region_dense_model(
     rois = BoxesToRoIs(name="rois")(boxes)
     crops = RoIAlign(size, spatial_scale=1.0, sampling_ratio=2, aligned=True, name="roi_align")([features, rois])
     x = crops
-    for i in (1, 2):
-        x = layers.Conv2D(head_filters, 3, padding="same", use_bias=not batch_norm, name=f"roi_conv{i}")(x)
+    for i, rate in enumerate(dilations, start=1):
+        x = layers.Conv2D(head_filters, 3, padding="same", dilation_rate=rate, use_bias=not batch_norm,
+                          name=f"roi_conv{i}")(x)
         if batch_norm:
             x = layers.BatchNormalization(name=f"roi_bn{i}")(x)
         x = layers.ReLU(name=f"roi_relu{i}")(x)
+    # the heads see the context the dilated convolutions gathered and, unchanged, the crop's own features
+    x = layers.Concatenate(name="roi_context_and_crop")([x, crops])
     parts, uv = _heads(x, num_parts, head_filters, prefix="roi_")
     uv = layers.Reshape((size, size, num_parts, 2), name="roi_uv")(uv)
     return keras.Model({"image": image, "boxes": boxes},
