@@ -131,3 +131,17 @@ def test_bad_inputs(scenes):
         det.fit(scenes.images[:4], scenes.targets[:3])
     with pytest.raises(ValueError, match="batch_size"):
         det.fit(scenes.images[:4], scenes.targets[:4], batch_size=8)
+
+
+def test_backbone_stride_sets_the_feature_map_and_the_anchors():
+    from cvlib.models.rcnn import build_backbone
+
+    assert build_backbone((64, 64, 3), (8, 8, 8)).output.shape[1:] == (8, 8, 8), "three pools by default: stride 8"
+    assert build_backbone((64, 64, 3), (8, 8, 8), stride=4).output.shape[1:] == (16, 16, 8), "the last block unpooled"
+    det = TwoStageDetector((64, 64, 3), 2, filters=(8, 8, 8), config=DetectorConfig(stride=4, anchor_scales=(16,)))
+    assert det.stride == 4 and len(det.anchors) == 16 * 16 * 3, "anchors on every cell of the 16 x 16 map"
+    for bad in (3, 16, 0, 2.0):
+        with pytest.raises(ValueError, match="stride"):
+            build_backbone((64, 64, 3), (8, 8, 8), stride=bad)
+    with pytest.raises(ValueError, match="filters"):
+        build_backbone((64, 64, 3), ())

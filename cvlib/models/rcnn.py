@@ -49,10 +49,13 @@ __all__ = ["DetectorConfig", "TwoStageDetector", "build_backbone", "build_box_he
 HEAD_VARIANCES = (0.1, 0.1, 0.2, 0.2)  # head deltas are scaled to unit variance, as in Fast R-CNN's code
 
 
-def build_backbone(input_shape=(128, 128, 3), filters=(32, 64, 128), name="backbone") -> keras.Model:
-    """A small VGG-style backbone: per entry of ``filters`` two 3x3 conv-GN-ReLU and a 2x2 max-pool.
+def build_backbone(input_shape=(128, 128, 3), filters=(32, 64, 128), stride: int | None = None,
+                   name="backbone") -> keras.Model:
+    """A small VGG-style backbone: per entry of ``filters`` two 3x3 conv-GN-ReLU, then a 2x2 max-pool.
 
-    (B, H, W, 3) -> (B, H / 2**n, W / 2**n, filters[-1]); the stride is ``2 ** len(filters)``.
+    (B, H, W, 3) -> (B, H / stride, W / stride, filters[-1]). ``stride`` is a power of two up to
+    ``2 ** len(filters)`` (the default): the first ``log2(stride)`` blocks end with a pool, the
+    others keep the resolution (finer features for small objects, as FPN's stride-4 level).
 
     Group normalisation (Wu and He, 2018), not batch normalisation: a detector computes its
     proposals in inference mode while it trains, and BatchNorm's moving statistics lag far behind
@@ -60,14 +63,30 @@ def build_backbone(input_shape=(128, 128, 3), filters=(32, 64, 128), name="backb
     poor for most of training. GroupNorm has no running statistics, hence no such gap; it is how
     He, Girshick and Dollár ("Rethinking ImageNet Pre-training", 2019) train detectors from scratch.
     """
+    pools = _pools(filters, stride)
     x = inputs = keras.Input(input_shape, name="image")
     for i, f in enumerate(filters):
         for j in range(2):
             x = layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"block{i + 1}_conv{j + 1}")(x)
             x = layers.GroupNormalization(groups=min(8, f), name=f"block{i + 1}_gn{j + 1}")(x)
             x = layers.ReLU(name=f"block{i + 1}_relu{j + 1}")(x)
-        x = layers.MaxPooling2D(2, name=f"block{i + 1}_pool")(x)
+        if i < pools:
+            x = layers.MaxPooling2D(2, name=f"block{i + 1}_pool")(x)
     return keras.Model(inputs, x, name=name)
+
+
+def _pools(filters, stride) -> int:
+    """How many of the backbone's blocks end with a 2x2 pool for the requested ``stride``."""
+    filters = tuple(filters)
+    if not filters or not all(isinstance(f, (int, np.integer)) and f > 0 for f in filters):
+        raise ValueError(f"filters: expected one or more positive integers, got {filters!r}")
+    if stride is None:
+        return len(filters)
+    pools = np.log2(stride) if isinstance(stride, (int, np.integer)) and stride >= 1 else -1.0
+    if pools != int(pools) or not 0 <= pools <= len(filters):
+        raise ValueError(f"stride: expected a power of two from 1 to {2 ** len(filters)} "
+                         f"(one pool per block of filters), got {stride!r}")
+    return int(pools)
 
 
 def build_rpn(feature_shape, num_anchors: int, channels: int = 128, name="rpn") -> keras.Model:
@@ -123,7 +142,8 @@ class DetectorConfig:
     ``rpn_nms``, ``post_nms_train`` / ``post_nms_test`` kept as proposals, boxes below
     ``min_size`` pixels dropped. Head: ``rois_per_image`` sampled, ``fg_fraction`` at most
     foreground, IoU ``fg_iou`` for a foreground match. Detection: ``score_threshold``, per-class
-    NMS at ``nms_iou``, at most ``max_detections`` per image.
+    NMS at ``nms_iou``, at most ``max_detections`` per image. Backbone: ``stride`` (None:
+    ``2 ** len(filters)``; see ``build_backbone``).
     """
 
     anchor_scales: tuple = (16, 32, 64)
@@ -144,6 +164,7 @@ class DetectorConfig:
     max_detections: int = 100
     learning_rate: float = 1e-3
     smooth_l1_beta: float = 1.0 / 9.0
+    stride: int | None = None
 
 
 def _as_images(images, image_shape) -> np.ndarray:
@@ -178,10 +199,10 @@ class TwoStageDetector:
         self.use_rpn = bool(rpn)
         self.config = config or DetectorConfig()
         self.rng = np.random.default_rng(seed)  # sampling of anchors and RoIs; weights follow Keras' seed
-        self.stride = 2 ** len(filters)
-        self.backbone = build_backbone(self.image_shape, filters)
-        feature_shape = tuple(self.backbone.output.shape[1:])
         c = self.config
+        self.stride = 2 ** _pools(filters, c.stride)
+        self.backbone = build_backbone(self.image_shape, filters, self.stride)
+        feature_shape = tuple(self.backbone.output.shape[1:])
         self.anchors = anchor_lib.generate_anchors(feature_shape[:2], self.stride, c.anchor_scales, c.aspect_ratios)
         num_anchors = len(c.anchor_scales) * len(c.aspect_ratios)
         self.rpn = build_rpn(feature_shape, num_anchors) if self.use_rpn else None
