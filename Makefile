@@ -1,22 +1,30 @@
 # cvlib course. Two commands on a fresh machine with Python 3.11 and make:
 #   make run    set up .venv, then execute every notebook in full mode (make run NB=01 for one)
 #   make test   set up .venv, then the unit/property/parity tests and every notebook in fast mode
+# For instructors: make assignments (student versions), make grade SUBMISSIONS=dir (grades.csv).
+# make test-jax: the Keras-ops unit tests again under the JAX backend (installs JAX for CPU beside .venv).
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NB     ?=
+SUBMISSIONS ?=
+JAX_SITE  := $(VENV)/jax
+JAX_STAMP := $(JAX_SITE)/.installed
 # pytest-xdist: two workers on a 2-core laptop; --dist loadfile keeps a notebook's cells on one kernel
 WORKERS ?= 2
 
-.PHONY: setup run test lab bench clean help
+.PHONY: setup run test test-jax lab bench assignments grade clean help
 
 help:
 	@echo "make run [NB=01]   execute the notebooks in full mode -> build/REPORT.md"
 	@echo "make test          unit, property and parity tests + every notebook in fast mode"
 	@echo "make lab           JupyterLab on the course"
-	@echo "make bench         speed and parity benchmarks against the references"
+	@echo "make bench         speed and parity benchmarks against the references -> build/BENCH.md"
+	@echo "make assignments   student versions of the exercise notebooks -> build/assignments/"
+	@echo "make grade SUBMISSIONS=dir   run every submitted notebook, checks passed per student -> build/grades.csv"
+	@echo "make test-jax      the keras.ops unit tests under KERAS_BACKEND=jax (installs JAX for CPU)"
 	@echo "make clean         remove build outputs and caches (keeps .venv and data/)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -35,11 +43,30 @@ test: setup
 	CVLIB_FAST=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 tests notebooks
 
+# JAX goes into its own folder beside the TensorFlow install (pip --target), on the same NumPy, SciPy and
+# Keras: only jax and jaxlib are added, and only the test-jax run puts them on its path.
+$(JAX_STAMP): tools/requirements-jax.txt $(STAMP)
+	rm -rf $(JAX_SITE)
+	$(BIN)/python -m pip install --quiet --no-deps --target $(JAX_SITE) -r tools/requirements-jax.txt
+	@touch $@
+
+test-jax: $(JAX_STAMP)
+	$(BIN)/python tools/jax_tests.py
+
 lab: setup
 	$(BIN)/jupyter lab notebooks
 
 bench: setup
-	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python benchmarks/run.py
+	@mkdir -p build
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python benchmarks/run.py > build/BENCH.md
+	@cat build/BENCH.md
+
+assignments: setup
+	$(BIN)/python tools/assignments.py --out build/assignments
+
+grade: setup
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=dir  (dir/STUDENT/NAME.ipynb)" >&2; exit 2; }
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python tools/grade.py "$(SUBMISSIONS)" --out build/grades.csv
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache .hypothesis

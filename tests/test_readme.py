@@ -1,0 +1,59 @@
+"""The README is the course's front page: its course map and results table match the notebooks.
+
+Every notebook in ``notebooks/`` is in the course map, every notebook the map lists exists, and the
+results section gives both tables (``make run`` and ``make bench``) with the date and the machine.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+LINK = re.compile(r"\(notebooks/([^)\s]+\.ipynb)\)")
+
+
+def section(title: str) -> str:
+    """The text of the README's ``## title`` section, up to the next ``## `` heading."""
+    match = re.search(rf"^## {re.escape(title)}\s*$(.*?)(?=^## |\Z)", README, re.MULTILINE | re.DOTALL)
+    assert match, f"README.md has no '## {title}' section"
+    return match.group(1)
+
+
+def course_map() -> list[str]:
+    """Notebook file names linked from the course map's table rows."""
+    rows = [line for line in section("Course map").splitlines() if line.startswith("|")]
+    return [name for line in rows for name in LINK.findall(line)]
+
+
+def test_every_notebook_listed_exists():
+    listed = course_map()
+    assert listed, "the course map lists no notebook"
+    missing = [name for name in listed if not (ROOT / "notebooks" / name).exists()]
+    assert not missing, f"README's course map links notebooks that do not exist: {missing}"
+    assert len(listed) == len(set(listed)), "a notebook is listed twice in the course map"
+
+
+def test_every_notebook_is_listed():
+    listed = set(course_map())
+    unlisted = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb") if p.name not in listed)
+    assert not unlisted, f"notebooks missing from README's course map: {unlisted}"
+
+
+def test_course_map_rows_are_numbered_like_their_notebooks():
+    for line in section("Course map").splitlines():
+        names = LINK.findall(line)
+        if names:
+            number = line.strip("| ").split("|")[0].strip()
+            assert names[0].startswith(f"{number}_"), f"row {number!r} links {names[0]}"
+
+
+def test_results_give_both_tables_with_date_and_machine():
+    results = section("Results")
+    assert "make run" in results and "make bench" in results, "the results show notebook runs and benchmarks"
+    assert re.search(r"20\d\d-\d\d-\d\d", results), "the results say when they were measured"
+    assert re.search(r"\d+-core|\d+ cores|CPU", results), "the results say on what machine"
+    notebooks_in_results = set(re.findall(r"^\| (\d\d_\w+) \|", results, re.MULTILINE))
+    unknown = sorted(n for n in notebooks_in_results if not (ROOT / "notebooks" / f"{n}.ipynb").exists())
+    assert not unknown, f"the results table has rows for notebooks that do not exist: {unknown}"
