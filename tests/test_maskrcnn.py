@@ -117,11 +117,13 @@ def test_mask_loss_reads_only_the_true_class_of_foreground_rois(trained):
     logits[2, :, :, 0] = np.where(target[2] > 0, 30.0, -30.0)
     saved = trained.mask_head
     try:
-        trained.mask_head = lambda inputs, training: tf.constant(logits)
-        loss = float(trained._extra_losses(None, None, classes, weights, (tf.constant(target),), False)["mask"])
+        # The head sees the foreground RoIs only (rows 0 and 2, then row 0 again with weight 0).
+        trained.mask_head = lambda inputs, training: tf.constant(logits[[0, 2, 0]])
+        rois = tf.zeros((3, 5))
+        loss = float(trained._extra_losses(None, rois, classes, weights, (tf.constant(target),), False)["mask"])
         assert loss < 1e-6, "other classes' masks and background RoIs must not count"
         logits[0, :, :, 1] *= -1  # now the true class's mask is wrong: a large loss
-        loss = float(trained._extra_losses(None, None, classes, weights, (tf.constant(target),), False)["mask"])
+        loss = float(trained._extra_losses(None, rois, classes, weights, (tf.constant(target),), False)["mask"])
         assert loss == pytest.approx(30.0 / 2, rel=1e-3), "mean BCE over the two foreground RoIs (one wrong)"
     finally:
         trained.mask_head = saved
