@@ -1,0 +1,77 @@
+"""The JAX job (``make test-jax``): cvlib's Keras-ops unit tests again, under ``KERAS_BACKEND=jax``.
+
+The layers, losses and box/metric functions written with ``keras.ops`` must not depend on
+TensorFlow. This runs their unit tests with Keras on JAX (CPU), with JAX installed beside the
+TensorFlow environment by the Makefile (``.venv/jax``, from ``tools/requirements-jax.txt``);
+TensorFlow stays importable, so the tests that compare against a TensorFlow reference still can.
+
+``JAX_ENABLE_X64=1``: JAX computes in float32 unless told otherwise, and the parity tests ask for
+float64 (as they do under TensorFlow).
+
+TensorFlow-only, and why (the README lists the same):
+- ``cvlib.models.rcnn`` (Fast / Faster / Mask R-CNN): a ``tf.function`` train step with
+  ``tf.GradientTape``, NumPy targets through ``tf.numpy_function``;
+- ``cvlib.data.ct`` (``tf.data`` pipelines), ``cvlib.models.cnn3d.grad_cam_3d`` and
+  ``cvlib.receptive_field``'s measured fields (``tf.GradientTape`` on a Keras model);
+- ``cvlib.models.siamfc``'s tracker (a ``tf.function``-compiled forward pass per frame);
+- the notebooks, which use ``tf.data`` and ``model.fit`` on TensorFlow.
+The tests below that are TensorFlow-only *as tests* (they drive a layer with ``tf.GradientTape`` or
+``tf.function``) are deselected here with that reason; the same layers' forward passes, shapes,
+errors and parity with their references are run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+JAX_SITE = ROOT / ".venv" / "jax"
+
+# The unit tests of cvlib's keras.ops code: layers, losses, and the box and metric functions (NumPy
+# in and out, fed with backend tensors).
+FILES = [
+    "tests/test_atrous.py",
+    "tests/test_roi.py",
+    "tests/test_box_losses.py",
+    "tests/test_segmentation_losses.py",
+    "tests/test_siamese_losses.py",
+    "tests/test_siamfc.py",
+    "tests/test_dense.py",
+    "tests/test_yolo.py",
+    "tests/test_keypoints.py",
+    "tests/test_boxes.py",
+    "tests/test_detection_metrics.py",
+]
+
+# test id -> why it can only run on TensorFlow
+TENSORFLOW_ONLY: dict[str, str] = {}
+
+
+def main(argv: list[str]) -> int:
+    if not JAX_SITE.is_dir():
+        print(f"no JAX in {JAX_SITE}: run `make test-jax`, which installs it", file=sys.stderr)
+        return 2
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": "jax",
+        "JAX_PLATFORMS": "cpu",
+        "JAX_ENABLE_X64": "1",
+        "CVLIB_FAST": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(JAX_SITE), os.environ.get("PYTHONPATH")])),
+    }
+    check = subprocess.run([sys.executable, "-c", "import keras; print(keras.backend.backend())"], env=env,
+                           capture_output=True, text=True, cwd=ROOT)
+    if check.stdout.strip() != "jax":
+        print(f"Keras did not start on JAX: {check.stdout.strip()} {check.stderr[-2000:]}", file=sys.stderr)
+        return 1
+    deselect = [arg for test in TENSORFLOW_ONLY for arg in ("--deselect", test)]
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *deselect, *FILES, *argv]
+    return subprocess.run(command, env=env, cwd=ROOT).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
