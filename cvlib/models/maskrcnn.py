@@ -229,8 +229,9 @@ class MaskRCNN(TwoStageDetector):
         import tensorflow as tf
 
         x = np.asarray(images, np.float32)
-        if self._mask_fn is None:
-            self._mask_fn = tf.function(self._mask_forward, reduce_retracing=True)
+        if self._mask_fn is None:  # one trace for any number of images and boxes
+            signature = [tf.TensorSpec((None, *self.image_shape), tf.float32), tf.TensorSpec((None, 5), tf.float32)]
+            self._mask_fn = tf.function(self._mask_forward, input_signature=signature)
         rois = np.concatenate([np.column_stack([np.full(len(d["boxes"]), i), np.asarray(d["boxes"]).reshape(-1, 4)])
                                for i, d in enumerate(detections)] or [np.zeros((0, 5))]).astype(np.float32)
         if not len(rois):
