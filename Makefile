@@ -39,10 +39,10 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/python tools/run_notebooks.py $(if $(NB),--only $(NB))
 
-# tests/jax/ needs Keras on JAX: make test-jax runs it.
+# tests/jax_backend/ needs Keras on JAX: make test-jax runs it.
 test: setup
 	CVLIB_FAST=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
-		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 --ignore=tests/jax tests notebooks
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 --ignore=tests/jax_backend tests notebooks
 
 # JAX goes into its own folder beside the TensorFlow install (pip --target), on the same NumPy, SciPy and
 # Keras: only jax and jaxlib are added, and only the test-jax run puts them on its path.

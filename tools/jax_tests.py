@@ -44,7 +44,7 @@ FILES = [
     "tests/test_keypoints.py",
     "tests/test_boxes.py",
     "tests/test_detection_metrics.py",
-    "tests/jax/test_data_parallel.py",  # cvlib.train.fit under keras.distribution.DataParallel
+    "tests/jax_backend/test_data_parallel.py",  # cvlib.train.fit under keras.distribution.DataParallel
 ]
 
 # test id -> why it can only run on TensorFlow
