@@ -145,3 +145,25 @@ def test_backbone_stride_sets_the_feature_map_and_the_anchors():
             build_backbone((64, 64, 3), (8, 8, 8), stride=bad)
     with pytest.raises(ValueError, match="filters"):
         build_backbone((64, 64, 3), ())
+
+
+def test_batch_norm_backbone_trains_and_makes_training_proposals_in_training_mode(scenes):
+    from cvlib.models.rcnn import build_backbone
+
+    names = [layer.name for layer in build_backbone((32, 32, 3), (4, 4), norm="batch").layers]
+    assert any("_bn" in n for n in names) and not any("_gn" in n for n in names)
+    with pytest.raises(ValueError, match="norm"):
+        build_backbone((32, 32, 3), (4, 4), norm="layer")
+    config = DetectorConfig(norm="batch", anchor_scales=(16, 32), rois_per_image=16, post_nms_train=32)
+    det = TwoStageDetector((64, 64, 3), len(scenes.class_names), filters=(8, 8, 8), config=config)
+    before = [v.numpy().copy() for v in det.backbone.non_trainable_variables]
+    det._compile()
+    x = scenes.images[:4].astype(np.float32) / 255
+    det._proposals(x, None, training=True)
+    moved = [not np.allclose(a, v.numpy()) for a, v in zip(before, det.backbone.non_trainable_variables)]
+    assert all(moved), "a training-mode pass uses (and updates) the batch statistics"
+    frozen = [v.numpy().copy() for v in det.backbone.non_trainable_variables]
+    det._proposals(x, None, training=False)
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(frozen, det.backbone.non_trainable_variables))
+    history = det.fit(scenes.images[:8], scenes.targets[:8], epochs=1, batch_size=4, verbose=0)
+    assert np.isfinite(list(history[-1].values())).all()

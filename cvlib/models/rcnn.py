@@ -49,26 +49,32 @@ __all__ = ["DetectorConfig", "TwoStageDetector", "build_backbone", "build_box_he
 HEAD_VARIANCES = (0.1, 0.1, 0.2, 0.2)  # head deltas are scaled to unit variance, as in Fast R-CNN's code
 
 
-def build_backbone(input_shape=(128, 128, 3), filters=(32, 64, 128), stride: int | None = None,
+def build_backbone(input_shape=(128, 128, 3), filters=(32, 64, 128), stride: int | None = None, norm: str = "group",
                    name="backbone") -> keras.Model:
-    """A small VGG-style backbone: per entry of ``filters`` two 3x3 conv-GN-ReLU, then a 2x2 max-pool.
+    """A small VGG-style backbone: per entry of ``filters`` two 3x3 conv-norm-ReLU, then a 2x2 max-pool.
 
     (B, H, W, 3) -> (B, H / stride, W / stride, filters[-1]). ``stride`` is a power of two up to
     ``2 ** len(filters)`` (the default): the first ``log2(stride)`` blocks end with a pool, the
     others keep the resolution (finer features for small objects, as FPN's stride-4 level).
 
-    Group normalisation (Wu and He, 2018), not batch normalisation: a detector computes its
-    proposals in inference mode while it trains, and BatchNorm's moving statistics lag far behind
-    weights that change fast from scratch, so inference-mode features (and proposals) would be
-    poor for most of training. GroupNorm has no running statistics, hence no such gap; it is how
-    He, Girshick and Dollár ("Rethinking ImageNet Pre-training", 2019) train detectors from scratch.
+    ``norm="group"``: group normalisation (Wu and He, 2018), which has no running statistics, so
+    the features are the same in training and inference; it is how He, Girshick and Dollár
+    ("Rethinking ImageNet Pre-training", 2019) train detectors from scratch. ``norm="batch"``:
+    batch normalisation with momentum 0.9, so its moving statistics keep up with weights that
+    change fast from scratch (the detector then makes its training proposals in training mode:
+    inference-mode features lag behind the weights while they train).
     """
+    if norm not in ("group", "batch"):
+        raise ValueError(f"norm: expected 'group' or 'batch', got {norm!r}")
     pools = _pools(filters, stride)
     x = inputs = keras.Input(input_shape, name="image")
     for i, f in enumerate(filters):
         for j in range(2):
             x = layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"block{i + 1}_conv{j + 1}")(x)
-            x = layers.GroupNormalization(groups=min(8, f), name=f"block{i + 1}_gn{j + 1}")(x)
+            if norm == "group":
+                x = layers.GroupNormalization(groups=min(8, f), name=f"block{i + 1}_gn{j + 1}")(x)
+            else:
+                x = layers.BatchNormalization(momentum=0.9, name=f"block{i + 1}_bn{j + 1}")(x)
             x = layers.ReLU(name=f"block{i + 1}_relu{j + 1}")(x)
         if i < pools:
             x = layers.MaxPooling2D(2, name=f"block{i + 1}_pool")(x)
@@ -143,7 +149,7 @@ class DetectorConfig:
     ``min_size`` pixels dropped. Head: ``rois_per_image`` sampled, ``fg_fraction`` at most
     foreground, IoU ``fg_iou`` for a foreground match. Detection: ``score_threshold``, per-class
     NMS at ``nms_iou``, at most ``max_detections`` per image. Backbone: ``stride`` (None:
-    ``2 ** len(filters)``; see ``build_backbone``).
+    ``2 ** len(filters)``) and ``norm`` (``"group"`` or ``"batch"``; see ``build_backbone``).
     """
 
     anchor_scales: tuple = (16, 32, 64)
@@ -165,6 +171,7 @@ class DetectorConfig:
     learning_rate: float = 1e-3
     smooth_l1_beta: float = 1.0 / 9.0
     stride: int | None = None
+    norm: str = "group"
 
 
 def _as_images(images, image_shape) -> np.ndarray:
@@ -201,7 +208,7 @@ class TwoStageDetector:
         self.rng = np.random.default_rng(seed)  # sampling of anchors and RoIs; weights follow Keras' seed
         c = self.config
         self.stride = 2 ** _pools(filters, c.stride)
-        self.backbone = build_backbone(self.image_shape, filters, self.stride)
+        self.backbone = build_backbone(self.image_shape, filters, self.stride, c.norm)
         feature_shape = tuple(self.backbone.output.shape[1:])
         self.anchors = anchor_lib.generate_anchors(feature_shape[:2], self.stride, c.anchor_scales, c.aspect_ratios)
         num_anchors = len(c.anchor_scales) * len(c.aspect_ratios)
@@ -340,11 +347,20 @@ class TwoStageDetector:
             self.optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
             return parts
 
-        @tf.function(reduce_retracing=True)
-        def rpn_forward(images):
-            return self.rpn(self.backbone(images, training=False), training=False)
+        # Inference takes any number of images and RoIs: one trace each, whatever an image's proposal count.
+        image_spec = tf.TensorSpec((None, *self.image_shape), tf.float32)
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(input_signature=[image_spec, tf.TensorSpec((), tf.bool)])
+        def rpn_forward(images, training):
+            def run(mode):
+                return lambda: self.rpn(self.backbone(images, training=mode), training=mode)
+
+            if self.config.norm != "batch":
+                return run(False)()
+            # Training proposals of a BatchNorm backbone come from batch statistics (its moving ones lag behind).
+            return tf.cond(training, run(True), run(False))
+
+        @tf.function(input_signature=[image_spec, tf.TensorSpec((None, 5), tf.float32)])
         def head_forward(images, rois):
             logits, deltas = self.head([self.backbone(images, training=False), rois], training=False)
             return tf.nn.softmax(logits), deltas
@@ -356,7 +372,7 @@ class TwoStageDetector:
 
     def _proposals(self, images: np.ndarray, proposals, training: bool) -> list[np.ndarray]:
         if self.use_rpn:
-            logits, deltas = self._rpn_fn(images)
+            logits, deltas = self._rpn_fn(images, training)
             return self.proposals_from_rpn(np.asarray(logits), np.asarray(deltas), training)
         if proposals is None:
             raise ValueError("proposals: a detector without an RPN (Fast R-CNN) needs one (P, 4) array per image")
