@@ -53,6 +53,7 @@ FILES = [
 # the same checks with jax.grad and jax.jit. test id -> why it is left out here.
 _TAPE = "takes gradients with tf.GradientTape (JAX counterpart in tests/jax_backend/test_gradients_jax.py)"
 _GRAPH = "traces the layer with tf.function (JAX counterpart: jax.jit in tests/jax_backend/test_gradients_jax.py)"
+_TRIPLET = ("batch_all_triplet_loss", "batch_hard_triplet_loss", "batch_semi_hard_triplet_loss")
 TENSORFLOW_ONLY: dict[str, str] = {
     "tests/test_roi.py::test_gradients_flow_through_roi_align": _TAPE,
     "tests/test_roi.py::test_roi_align_gradient_matches_finite_differences": _TAPE,
@@ -62,6 +63,9 @@ TENSORFLOW_ONLY: dict[str, str] = {
     **{f"tests/test_box_losses.py::test_gradients_are_finite_for_degenerate_boxes[{name}]": _TAPE
        for name in ("l2_box_loss", "smooth_l1_loss", "giou_loss", "paired_iou")},
     "tests/test_segmentation_losses.py::test_gradient_lowers_the_loss": _TAPE,
+    **{f"tests/test_siamese_losses.py::test_batches_without_a_triplet_give_zero_and_zero_gradient[{case}-{loss}]": _TAPE
+       for case in ("one class", "no positives", "one") for loss in _TRIPLET},
+    **{f"tests/test_siamese_losses.py::test_gradients_finite_at_zero_distance[{loss}]": _TAPE for loss in _TRIPLET},
 }
 
 

@@ -92,3 +92,27 @@ def test_inside_jit_a_missing_image_reads_zero(layer):
     else:
         good = roi_pool(features, rois[1:], 3, 0.5)
     np.testing.assert_allclose(out[1:], good, atol=1e-5, err_msg="the other RoIs are pooled as usual")
+
+
+TRIPLET_LOSSES = [L.batch_all_triplet_loss, L.batch_hard_triplet_loss, L.batch_semi_hard_triplet_loss]
+
+
+@pytest.mark.parametrize("loss", TRIPLET_LOSSES)
+@pytest.mark.parametrize("labels", [[3, 3, 3, 3, 3], [0, 1, 2, 3, 4], [7]], ids=["one class", "no positives", "one"])
+def test_batches_without_a_triplet_give_zero_and_zero_gradient(loss, labels):
+    x = jnp.asarray(np.random.default_rng(1).normal(size=(len(labels), 4)).astype(np.float32))
+    value, grad = jax.value_and_grad(lambda e: loss(np.array(labels), e, 0.5))(x)
+    assert float(value) == 0.0 and np.all(np.asarray(grad) == 0)
+
+
+@pytest.mark.parametrize("loss", TRIPLET_LOSSES)
+def test_triplet_gradients_finite_at_zero_distance(loss):
+    e = jnp.asarray([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [1.0, 0.0]], "float32")  # distances of exactly 0
+    value, grad = jax.value_and_grad(lambda x: loss(np.array([0, 0, 1, 1]), x, 2.0))(e)
+    assert np.isfinite(float(value)) and np.all(np.isfinite(np.asarray(grad)))
+    assert float(jnp.abs(grad).sum()) > 0, "the negatives inside the margin must still push"
+    for squared in (False, True):
+        grad = jax.grad(lambda a, sq=squared: jnp.sum(L.euclidean_distance(a, jnp.zeros((3, 4)), squared=sq)))(
+            jnp.zeros((3, 4))
+        )
+        assert np.all(np.asarray(grad) == 0)
