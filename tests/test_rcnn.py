@@ -167,3 +167,19 @@ def test_batch_norm_backbone_trains_and_makes_training_proposals_in_training_mod
     assert all(np.array_equal(a, v.numpy()) for a, v in zip(frozen, det.backbone.non_trainable_variables))
     history = det.fit(scenes.images[:8], scenes.targets[:8], epochs=1, batch_size=4, verbose=0)
     assert np.isfinite(list(history[-1].values())).all()
+
+
+def test_backbone_starts_from_a_crop_classifier_with_the_same_blocks():
+    from cvlib.models.rcnn_classic import build_crop_cnn
+
+    classifier = build_crop_cnn(3, size=16, filters=(4, 8), hidden=8)
+    det = TwoStageDetector((32, 32, 3), 3, filters=(4, 8), config=DetectorConfig(norm="batch", anchor_scales=(8,)))
+    assert det.init_backbone_from(classifier) == 8, "two blocks of two convolutions and two BatchNorms each"
+    for name in ("block1_conv1", "block2_bn2"):
+        for mine, theirs in zip(det.backbone.get_layer(name).weights, classifier.get_layer(name).weights):
+            np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    wider = TwoStageDetector((32, 32, 3), 3, filters=(4, 16), config=DetectorConfig(norm="batch", anchor_scales=(8,)))
+    with pytest.raises(ValueError, match="block2_conv1"):
+        wider.init_backbone_from(classifier)
+    with pytest.raises(ValueError, match="none of its layers"):
+        det.init_backbone_from(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="other")]))

@@ -220,6 +220,31 @@ class TwoStageDetector:
         self._rpn_fn = None
         self._head_fn = None
 
+    def init_backbone_from(self, model: keras.Model) -> int:
+        """Start the backbone from a trained classifier: copy the weights of its layers of the same name and shape.
+
+        The papers start Fast and Faster R-CNN from an ImageNet classifier; here a classifier of
+        object crops whose convolutional blocks are built like ``build_backbone`` (e.g. R-CNN's
+        crop CNN, ``cvlib.models.rcnn_classic.build_crop_cnn``, with the same ``filters`` and
+        ``norm="batch"``) plays that part: a fully convolutional stack runs on any image size.
+        Returns how many layers were copied; raises a ValueError when none match.
+        """
+        theirs = {layer.name: layer for layer in model.layers}
+        copied = 0
+        for layer in self.backbone.layers:
+            other = theirs.get(layer.name)
+            if other is None or not layer.weights:
+                continue
+            if [w.shape for w in layer.weights] != [w.shape for w in other.weights]:
+                raise ValueError(f"model: layer {layer.name!r} has weights of shapes "
+                                 f"{[tuple(w.shape) for w in other.weights]}, the backbone's are "
+                                 f"{[tuple(w.shape) for w in layer.weights]}")
+            layer.set_weights(other.get_weights())
+            copied += 1
+        if not copied:
+            raise ValueError(f"model: none of its layers matches the backbone's ({self.backbone.layers[1].name}, ...)")
+        return copied
+
     # ------------------------------------------------------------------ targets (NumPy)
 
     def rpn_targets(self, targets) -> tuple[np.ndarray, np.ndarray]:
