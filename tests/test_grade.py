@@ -162,6 +162,11 @@ def test_score_counts_only_cells_that_ran_cleanly():
     assert grade.score(nb) == (1, 1, 3.0, 5.0, ["hypot_test"])
     checks[0].execution_count = None  # never reached (a time-out before it)
     assert grade.score(nb)[:2] == (0, 2)
+    answer = nbformat.v4.new_markdown_cell("Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION")
+    answer.metadata["nbgrader"] = {"grade": True, "solution": True, "grade_id": "why", "points": 4, "locked": False,
+                                   "schema_version": 3, "task": False}
+    nb.cells.append(answer)  # marked by hand: no automatic points, and not in max_points
+    assert grade.score(nb)[2:4] == (0.0, 5.0)
 
 
 def test_bad_arguments(tmp_path, capsys):

@@ -58,8 +58,15 @@ def _nbgrader(cell) -> dict:
 
 
 def grade_cells(nb) -> list:
-    """The notebook's grade cells (nbgrader ``grade: true``), in order."""
-    return [cell for cell in nb.cells if _nbgrader(cell).get("grade")]
+    """The notebook's autograded cells, in order: nbgrader ``grade: true`` code cells that are not answers.
+
+    A cell that is both ``grade`` and ``solution`` is an answer for the instructor to mark by hand
+    (nbgrader's "manually graded answer"); it earns no points here.
+    """
+    return [
+        cell for cell in nb.cells
+        if _nbgrader(cell).get("grade") and not _nbgrader(cell).get("solution") and cell.cell_type == "code"
+    ]
 
 
 def cell_error(cell) -> str | None:
@@ -147,8 +154,7 @@ def score(nb) -> tuple[int, int, float, float, list[str]]:
     for cell in grade_cells(nb):
         worth = float(_nbgrader(cell).get("points", 0) or 0)
         max_points += worth
-        ran = cell.cell_type != "code" or cell.get("execution_count") is not None
-        if ran and cell_error(cell) is None:
+        if cell.get("execution_count") is not None and cell_error(cell) is None:
             passed += 1
             points += worth
         else:
