@@ -66,6 +66,7 @@ TENSORFLOW_ONLY: dict[str, str] = {
     **{f"tests/test_siamese_losses.py::test_batches_without_a_triplet_give_zero_and_zero_gradient[{case}-{loss}]": _TAPE
        for case in ("one class", "no positives", "one") for loss in _TRIPLET},
     **{f"tests/test_siamese_losses.py::test_gradients_finite_at_zero_distance[{loss}]": _TAPE for loss in _TRIPLET},
+    "tests/test_dense.py::test_loss_trains_inside_a_compiled_step": _GRAPH,
 }
 
 

@@ -116,3 +116,13 @@ def test_triplet_gradients_finite_at_zero_distance(loss):
             jnp.zeros((3, 4))
         )
         assert np.all(np.asarray(grad) == 0)
+
+
+def test_masked_uv_loss_inside_jit_gives_the_eager_value():
+    parts_count = 3
+    rng = np.random.default_rng(1)
+    y_true = L.pack_uv_targets(rng.integers(0, parts_count + 1, (4, 5, 5)), rng.uniform(0, 1, (4, 5, 5, 2)),
+                               parts_count)
+    pred = rng.uniform(0, 1, (4, 5, 5, parts_count, 2)).astype("float32")
+    traced = jax.jit(lambda t, p: L.masked_uv_loss(t, p))(jnp.asarray(y_true), jnp.asarray(pred))
+    np.testing.assert_allclose(np.asarray(traced), np.asarray(L.masked_uv_loss(y_true, pred)), rtol=1e-5)
