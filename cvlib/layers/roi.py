@@ -274,12 +274,16 @@ class RoIPool(_RoILayer):
 
         def bin_masks(start, size, n_bins, limit):
             """(K, n_bins, limit) masks of the cells in each bin, and (K, n_bins) which bins are empty."""
-            b = ops.cast(ops.arange(n_bins), start.dtype)[None, :]
-            bin_size = (size / n_bins)[:, None]
-            lo = ops.clip(ops.floor(b * bin_size) + start[:, None], 0.0, ops.cast(limit, start.dtype))
-            hi = ops.clip(ops.ceil((b + 1.0) * bin_size) + start[:, None], 0.0, ops.cast(limit, start.dtype))
-            cells = ops.cast(ops.arange(limit), start.dtype)[None, None, :]
-            return ops.logical_and(cells >= lo[..., None], cells < hi[..., None]), hi <= lo
+            # floor(b * size / n) and ceil((b + 1) * size / n) in integers: exact, as torchvision's float32 is
+            # here, on every backend (XLA on the CPU turns a float division by n into a product with 1 / n,
+            # one ulp off at exact multiples, which moves a bin edge by a whole cell).
+            b = ops.arange(n_bins, dtype="int32")[None, :]
+            cells = ops.cast(size, "int32")[:, None]
+            first = ops.cast(start, "int32")[:, None]
+            lo = ops.clip(ops.floor_divide(b * cells, n_bins) + first, 0, limit)
+            hi = ops.clip(-ops.floor_divide(-(b + 1) * cells, n_bins) + first, 0, limit)
+            index = ops.arange(limit, dtype="int32")[None, None, :]
+            return ops.logical_and(index >= lo[..., None], index < hi[..., None]), hi <= lo
 
         rows, empty_rows = bin_masks(y1, roi_h, out_h, height)  # (K, out_h, H)
         cols, empty_cols = bin_masks(x1, roi_w, out_w, width)  # (K, out_w, W)
