@@ -40,6 +40,8 @@ FILES = [
     "tests/test_siamese_losses.py",
     "tests/test_siamfc.py",
     "tests/test_dense.py",
+    "tests/test_iac.py",
+    "tests/test_interactive.py",
     "tests/test_yolo.py",
     "tests/test_keypoints.py",
     "tests/test_boxes.py",
@@ -67,6 +69,7 @@ TENSORFLOW_ONLY: dict[str, str] = {
        for case in ("one class", "no positives", "one") for loss in _TRIPLET},
     **{f"tests/test_siamese_losses.py::test_gradients_finite_at_zero_distance[{loss}]": _TAPE for loss in _TRIPLET},
     "tests/test_dense.py::test_loss_trains_inside_a_compiled_step": _GRAPH,
+    "tests/test_interactive.py::test_hindsight_gradient_reaches_only_the_best_output_without_clicks": _TAPE,
 }
 
 

@@ -126,3 +126,16 @@ def test_masked_uv_loss_inside_jit_gives_the_eager_value():
     pred = rng.uniform(0, 1, (4, 5, 5, parts_count, 2)).astype("float32")
     traced = jax.jit(lambda t, p: L.masked_uv_loss(t, p))(jnp.asarray(y_true), jnp.asarray(pred))
     np.testing.assert_allclose(np.asarray(traced), np.asarray(L.masked_uv_loss(y_true, pred)), rtol=1e-5)
+
+
+def test_hindsight_gradient_reaches_only_the_best_output_without_clicks():
+    from cvlib.losses.interactive import hindsight_loss
+
+    mask = np.zeros((1, 8, 8), "float32")
+    mask[0, 2:6, 2:6] = 1
+    logits = jnp.asarray(np.stack([np.full((8, 8), -1.0), 4 * (mask[0] - 0.5), np.zeros((8, 8))], -1)[None],
+                         "float32")
+    grad = np.asarray(jax.grad(lambda z: jnp.sum(hindsight_loss(mask, z)))(logits))
+    assert np.abs(grad[..., 1]).sum() > 0 and np.abs(grad[..., [0, 2]]).sum() == 0, (
+        "the min sends the gradient to the winning output only"
+    )
