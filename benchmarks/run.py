@@ -8,37 +8,26 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-import os
-import platform
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from cvlib import report  # noqa: E402
 from cvlib.config import quiet_logs  # noqa: E402
 
 quiet_logs()  # before any benchmark imports TensorFlow
 
 
 def machine() -> str:
-    """CPU model, cores, OS and library versions: what a reader needs to compare figures."""
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    """The machine (``cvlib.report.machine``) and the library versions: what a reader needs to compare figures."""
     import keras
     import numpy
     import tensorflow
 
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}, "
-        f"NumPy {numpy.__version__}, TensorFlow {tensorflow.__version__}, Keras {keras.__version__}"
-    )
+    return (f"{report.machine()}, NumPy {numpy.__version__}, TensorFlow {tensorflow.__version__}, "
+            f"Keras {keras.__version__}")
 
 
 def main(argv: list[str]) -> int:

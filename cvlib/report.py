@@ -12,6 +12,7 @@ import json
 import math
 import numbers
 import os
+import platform
 from pathlib import Path
 
 REPORT_DIR_ENV = "CVLIB_REPORT_DIR"
@@ -73,3 +74,17 @@ def load(directory: str | Path) -> dict[str, dict]:
 def show(value) -> str:
     """A figure as the report prints it: floats to four significant digits."""
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def machine() -> str:
+    """CPU model, cores, OS and Python: what a reader needs to compare wall times and speeds."""
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    system = f"{platform.system()} {platform.release()}"
+    return f"{cpu}, {os.cpu_count()} cores, {system}, Python {platform.python_version()}"

@@ -97,3 +97,11 @@ def test_importing_config_imports_tensorflow_without_its_banner():
     assert done.stdout.strip() == "(1, 2)", "keras must import and run a layer"
     for noise in ("oneDNN", "absl::InitializeLog", "cuInit"):
         assert noise not in done.stderr, done.stderr
+
+
+def test_machine_names_the_cores_and_python():
+    import os
+    import platform
+
+    text = report.machine()
+    assert f"{os.cpu_count()} cores" in text and platform.python_version() in text

@@ -9,6 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from cvlib import report
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import run_notebooks
 
@@ -48,7 +50,7 @@ def test_failing_notebook_is_reported_and_the_rest_still_runs(tmp_path, capsys):
     rows = [line for line in table.splitlines() if line.startswith("| 0")]
     assert [row.split(" | ")[0] for row in rows] == ["| 01_fails", "| 02_works"]
     assert " | fast | " in rows[0] and " | full | " in rows[1], "each row says its mode"
-    assert run_notebooks.machine() in table and re.search(r"\| 20\d\d-\d\d-\d\d \d\d:\d\d, ", rows[1])
+    assert report.machine() in table and re.search(r"\| 20\d\d-\d\d-\d\d \d\d:\d\d, ", rows[1])
 
 
 def test_merge_keeps_rows_per_notebook_and_drops_removed_ones(tmp_path):

@@ -17,7 +17,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -63,20 +62,6 @@ def execute(path: Path, out: Path, timeout: int, env: dict | None = None) -> tup
     html, _ = HTMLExporter().from_notebook_node(nb)
     (out / "html" / f"{path.stem}.html").write_text(html, encoding="utf-8")
     return status, seconds, detail
-
-
-def machine() -> str:
-    """CPU model, cores, OS and Python: what a reader needs to compare wall times."""
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    system = f"{platform.system()} {platform.release()}"
-    return f"{cpu}, {os.cpu_count()} cores, {system}, Python {platform.python_version()}"
 
 
 def merge_runs(path: Path, rows: list[dict], keep: set[str] | None = None) -> dict[str, dict]:
@@ -152,7 +137,7 @@ def main(argv=None) -> int:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     rows = []
-    here = machine()
+    here = report.machine()
     for i, path in enumerate(notebooks, 1):
         print(f"[{i}/{len(notebooks)}] {path.stem} ...", flush=True)
         started = dt.datetime.now()

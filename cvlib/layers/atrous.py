@@ -116,6 +116,15 @@ def dilated_conv2d_reference(x, w, r: int, stride=1, padding: str = "valid", bia
     return y[0] if single else y
 
 
+def _check_feature_map(input_shape) -> None:
+    """A layer's input must be (batch, height, width, channels) with known channels."""
+    if len(input_shape) != 4 or input_shape[-1] is None:
+        raise ValueError(
+            f"inputs: expected a feature map (batch, height, width, channels) with known channels, "
+            f"got shape {tuple(input_shape)}"
+        )
+
+
 @keras.saving.register_keras_serializable(package="cvlib")
 class ASPP(keras.layers.Layer):
     """Atrous spatial pyramid pooling, as in DeepLabv3 (Chen et al. 2017, "Rethinking atrous convolution").
@@ -183,11 +192,7 @@ class ASPP(keras.layers.Layer):
         return 1 + len(self.rates) + int(self.image_pooling)
 
     def build(self, input_shape):
-        if len(input_shape) != 4 or input_shape[-1] is None:
-            raise ValueError(
-                f"inputs: expected a feature map (batch, height, width, channels) with known channels, "
-                f"got shape {tuple(input_shape)}"
-            )
+        _check_feature_map(input_shape)
         branch_shape = (*input_shape[:-1], self.filters)
         for conv, norm in zip(self.branch_convs, self.branch_norms):
             conv.build(input_shape)
@@ -322,11 +327,7 @@ class IACBlock(keras.layers.Layer):
         return count
 
     def build(self, input_shape):
-        if len(input_shape) != 4 or input_shape[-1] is None:
-            raise ValueError(
-                f"inputs: expected a feature map (batch, height, width, channels) with known channels, "
-                f"got shape {tuple(input_shape)}"
-            )
+        _check_feature_map(input_shape)
         branch_shape = (*input_shape[:-1], self.branch_filters)
         for conv, norm in zip(self.branch_convs, self.branch_norms):
             conv.build(input_shape)
