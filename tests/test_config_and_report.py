@@ -105,3 +105,90 @@ def test_machine_names_the_cores_and_python():
 
     text = report.machine()
     assert f"{os.cpu_count()} cores" in text and platform.python_version() in text
+
+
+@pytest.fixture
+def fresh_targets(monkeypatch):
+    """Targets and figures declared by one test do not leak into another."""
+    monkeypatch.setattr(report, "_targets", {})
+    monkeypatch.setattr(report, "_recorded", {})
+    monkeypatch.delenv(report.REPORT_DIR_ENV, raising=False)
+
+
+@pytest.mark.parametrize(("mode", "fast", "checked"), [("full", "0", True), ("full", "1", False), ("fast", "1", True),
+                                                        ("fast", "0", False), ("both", "0", True), ("both", "1", True)])
+def test_check_applies_a_target_in_its_mode_only(fresh_targets, monkeypatch, mode, fast, checked):
+    monkeypatch.setenv("CVLIB_FAST", fast)
+    report.target("97_t", "AP50", ">=", 0.9, mode=mode)
+    report.record("97_t", AP50=0.5)
+    if checked:
+        with pytest.raises(AssertionError, match=r"97_t: AP50 = 0.5 MISSED AP50 >= 0.9"):
+            report.check("97_t")
+    else:
+        assert report.check("97_t") == []
+
+
+@pytest.mark.parametrize(("comparison", "value", "met"), [(">=", 0.5, True), (">", 0.5, False), ("<=", 0.5, True),
+                                                          ("<", 0.5, False), ("<", 0.6, True), (">", 0.4, True)])
+def test_comparisons(comparison, value, met):
+    assert report.make_target("AP", comparison, value).met_by(0.5) is met
+
+
+def test_nan_and_strings_never_meet_a_target():
+    target = report.make_target("AP", ">=", 0.0)
+    assert not target.met_by(float("nan")) and not target.met_by("0.9") and not target.met_by(True)
+
+
+def test_check_names_a_figure_never_recorded(fresh_targets, monkeypatch):
+    monkeypatch.setenv("CVLIB_FAST", "0")
+    report.target("96_t", "mask_AP50", ">=", 0.8)
+    report.record("96_t", box_AP50=0.9)
+    with pytest.raises(AssertionError, match="'mask_AP50', which the notebook never records"):
+        report.check("96_t")
+
+
+def test_check_of_named_figures_only_and_unknown_names(fresh_targets, monkeypatch):
+    monkeypatch.setenv("CVLIB_FAST", "0")
+    report.target("95_t", "AP50", ">=", 0.8)
+    report.target("95_t", "AP", ">=", 0.5)
+    report.record("95_t", AP50=0.9, AP=0.1)
+    assert [o.target.figure for o in report.check("95_t", "AP50")] == ["AP50"]
+    with pytest.raises(AssertionError, match=r"AP = 0\.1 MISSED"):
+        report.check("95_t")
+    with pytest.raises(ValueError, match="figures: no target is declared for 'AP75'"):
+        report.check("95_t", "AP75")
+
+
+def test_declaring_again_replaces_and_targets_are_written_for_the_runner(fresh_targets, monkeypatch, tmp_path):
+    monkeypatch.setenv(report.REPORT_DIR_ENV, str(tmp_path))
+    report.target("94_t", "AP50", ">=", 0.7)
+    report.target("94_t", "AP50", ">=", 0.8)          # a re-run cell, or a corrected value
+    report.target("94_t", "AP50", ">=", 0.3, mode="fast")
+    report.record("94_t", AP50=0.85)
+    assert [(t.value, t.mode) for t in report.targets("94_t")] == [(0.8, "full"), (0.3, "fast")]
+    assert [(t.value, t.mode) for t in report.load_targets(tmp_path)["94_t"]] == [(0.8, "full"), (0.3, "fast")]
+    assert report.load(tmp_path) == {"94_t": {"AP50": 0.85}}, "figures and targets are read apart"
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "match"),
+    [
+        (("", "AP", ">=", 0.5), {}, "notebook"),
+        (("01", "not a name", ">=", 0.5), {}, "figure"),
+        (("01", "AP", "=>", 0.5), {}, "comparison"),
+        (("01", "AP", "==", 0.5), {}, "comparison"),
+        (("01", "AP", ">=", "0.5"), {}, "value"),
+        (("01", "AP", ">=", float("inf")), {}, "value"),
+        (("01", "AP", ">=", True), {}, "value"),
+        (("01", "AP", ">=", 0.5), {"mode": "quick"}, "mode"),
+    ],
+)
+def test_malformed_targets_are_value_errors_naming_the_argument(fresh_targets, args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        report.target(*args, **kwargs)
+
+
+def test_a_damaged_targets_file_names_the_file(tmp_path):
+    (tmp_path / "93_t.targets.json").write_text('[{"figure": "AP", "comparison": "~", "value": 1}]')
+    with pytest.raises(ValueError, match=r"93_t.targets.json: malformed targets \(comparison"):
+        report.load_targets(tmp_path)

@@ -21,7 +21,6 @@ reported and the run goes on to the next one. Executed copies go to
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import json
 import os
@@ -31,8 +30,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import execution  # the course's one way of running a notebook, beside this file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,37 +109,13 @@ def execute(nb, cwd: str | Path, cell_timeout: float, timeout: float, env: dict 
     ``cell_timeout`` bounds each cell, ``timeout`` the whole notebook (both in seconds); the kernel
     is shut down however the run ends. ``env`` is the kernel's environment (default: this process's).
     """
-    if cell_timeout <= 0 or timeout <= 0:
-        raise ValueError(f"cell_timeout, timeout: expected positive seconds, got {cell_timeout}, {timeout}")
-    client = NotebookClient(
-        nb,
-        timeout=cell_timeout,
-        kernel_name="python3",
-        allow_errors=True,  # as nbgrader's Execute: a failing exercise must not hide the later ones
-        interrupt_on_timeout=False,  # a cell over its limit ends the run, reported as "timed out"
-        record_timing=False,
-    )
-
-    async def run():
-        await asyncio.wait_for(
-            client.async_execute(cwd=str(cwd), env=dict(os.environ if env is None else env)), timeout
-        )
-
-    start = time.monotonic()
-    try:
-        asyncio.run(run())
-    except Exception as err:  # any failure of one submission is reported, never fatal
-        if isinstance(err, CellTimeoutError):
-            return TIMED_OUT, f"a cell ran longer than {cell_timeout:g} s"
-        # Past the deadline, whatever surfaced from the cancelled run (TimeoutError, or the kernel
-        # seen dead while it was being shut down) is the time limit at work.
-        if isinstance(err, TimeoutError) or time.monotonic() - start >= timeout:
-            return TIMED_OUT, f"the notebook ran longer than {timeout:g} s"
-        message = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
-        if isinstance(err, DeadKernelError):
-            return FAILED, f"the kernel died: {message}"
-        return FAILED, f"{type(err).__name__}: {message}"
-    return OK, ""
+    # allow_errors: as nbgrader's Execute, a failing exercise must not hide the later ones
+    result = execution.execute(nb, cwd, cell_timeout, timeout, env, allow_errors=True)
+    if result.status == execution.OK:
+        return OK, ""
+    if result.status == execution.TIMED_OUT:
+        return TIMED_OUT, result.detail
+    return FAILED, result.detail
 
 
 def score(nb) -> tuple[int, int, float, float, list[str]]:
