@@ -50,10 +50,13 @@ def test_failing_notebook_is_reported_and_the_rest_still_runs(tmp_path, capsys):
     table = (out / "REPORT.md").read_text()
     assert "cell 1: RuntimeError: boom in cell two" in table, "the row of the notebook not run again is kept"
     assert "AP = 0.75" in table and "AP = 0.5" not in table, "the newest run of a notebook wins"
-    rows = [line for line in table.splitlines() if line.startswith("| 0")]
+    main_table, slowest = table.split("## Where the time goes")
+    rows = [line for line in main_table.splitlines() if line.startswith("| 0")]
     assert [row.split(" | ")[0] for row in rows] == ["| 01_fails", "| 02_works"]
     assert " | fast | " in rows[0] and " | full | " in rows[1], "each row says its mode"
     assert report.machine() in table and re.search(r"\| 20\d\d-\d\d-\d\d \d\d:\d\d, ", rows[1])
+    assert re.search(r"\| 02_works \| [\d.]+ -> [\d.]+ \| 1: \d+ s `report.record\('02_works', AP=0.75\)`", slowest), \
+        "each notebook's slowest cells and the load it ran under are reported"
 
 
 def test_merge_keeps_rows_per_notebook_and_drops_removed_ones(tmp_path):

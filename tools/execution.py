@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
 
@@ -74,6 +74,17 @@ class Result:
     seconds: float
     detail: str = ""
     cell: int | None = None  # index of the cell that failed or was running when the limit hit
+    cell_seconds: dict[int, float] = field(default_factory=dict)  # wall time of every cell that finished
+
+    def slowest(self, nb, count: int = 3) -> list[dict]:
+        """The ``count`` slowest cells of ``nb``'s run: index, seconds and first line of each."""
+        ranked = sorted(self.cell_seconds.items(), key=lambda item: -item[1])[:count]
+        return [{"cell": i, "seconds": round(t, 1), "first_line": _first_line(nb.cells[i])} for i, t in ranked]
+
+
+def _first_line(cell) -> str:
+    lines = [line for line in cell.source.strip().splitlines() if line.strip()]
+    return lines[0][:80] if lines else "empty"
 
 
 def first_error(nb) -> tuple[int, str]:
@@ -96,10 +107,14 @@ def execute(nb, cwd: str | Path, cell_timeout: float, timeout: float, env: dict 
     """
     if cell_timeout <= 0 or timeout <= 0:
         raise ValueError(f"cell_timeout, timeout: expected positive seconds, got {cell_timeout}, {timeout}")
-    running = {"cell": None}
+    running = {"cell": None, "since": 0.0}
+    cell_seconds: dict[int, float] = {}
 
     def on_cell_start(cell, cell_index, **_):
-        running["cell"] = cell_index
+        running.update(cell=cell_index, since=time.monotonic())
+
+    def on_cell_complete(cell, cell_index, **_):
+        cell_seconds[cell_index] = time.monotonic() - running["since"]
 
     client = NotebookClient(
         nb,
@@ -110,6 +125,7 @@ def execute(nb, cwd: str | Path, cell_timeout: float, timeout: float, env: dict 
         interrupt_on_timeout=False,  # a cell over its limit ends the run
         record_timing=False,
         on_cell_start=on_cell_start,
+        on_cell_complete=on_cell_complete,
     )
 
     async def run():
@@ -120,25 +136,26 @@ def execute(nb, cwd: str | Path, cell_timeout: float, timeout: float, env: dict 
     def where() -> str:
         if running["cell"] is None:
             return "before the first cell"
-        source = nb.cells[running["cell"]].source.strip().splitlines()
-        return f"in cell {running['cell']} ({source[0][:80] if source else 'empty'})"
+        return f"in cell {running['cell']} ({_first_line(nb.cells[running['cell']])})"
 
     start = time.monotonic()
     try:
         asyncio.run(run())
     except CellExecutionError:
         index, message = first_error(nb)
-        return Result(FAILED, time.monotonic() - start, f"cell {index}: {message}", index)
+        return Result(FAILED, time.monotonic() - start, f"cell {index}: {message}", index, cell_seconds)
     except Exception as err:  # any failure of one notebook is reported, never fatal to the caller
         seconds = time.monotonic() - start
         if isinstance(err, CellTimeoutError):
-            return Result(TIMED_OUT, seconds, f"a cell ran longer than {cell_timeout:g} s, {where()}", running["cell"])
+            return Result(TIMED_OUT, seconds, f"a cell ran longer than {cell_timeout:g} s, {where()}", running["cell"],
+                          cell_seconds)
         # Past the deadline, whatever surfaced from the cancelled run (TimeoutError, or the kernel
         # seen dead while it was being shut down) is the time limit at work.
         if isinstance(err, TimeoutError) or seconds >= timeout:
-            return Result(TIMED_OUT, seconds, f"the notebook ran longer than {timeout:g} s, {where()}", running["cell"])
+            return Result(TIMED_OUT, seconds, f"the notebook ran longer than {timeout:g} s, {where()}",
+                          running["cell"], cell_seconds)
         message = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
         if isinstance(err, DeadKernelError):
-            return Result(FAILED, seconds, f"the kernel died {where()}: {message}", running["cell"])
-        return Result(FAILED, seconds, f"{type(err).__name__} {where()}: {message}", running["cell"])
-    return Result(OK, time.monotonic() - start)
+            return Result(FAILED, seconds, f"the kernel died {where()}: {message}", running["cell"], cell_seconds)
+        return Result(FAILED, seconds, f"{type(err).__name__} {where()}: {message}", running["cell"], cell_seconds)
+    return Result(OK, time.monotonic() - start, cell_seconds=cell_seconds)

@@ -70,8 +70,11 @@ def inject_parameters(nb, params: dict) -> None:
 
 
 def execute(path: Path, out: Path, cell_timeout: float, timeout: float, env: dict | None = None,
-            params: dict | None = None) -> execution.Result:
-    """Run one notebook, its kernel in environment ``env`` (default: ours); save the executed copy and its HTML."""
+            params: dict | None = None) -> tuple[execution.Result, list[dict]]:
+    """Run one notebook, its kernel in environment ``env`` (default: ours); save the executed copy and its HTML.
+
+    Returns how the run ended and its three slowest cells.
+    """
     nb = nbformat.read(path, as_version=4)
     inject_parameters(nb, params or {})
     result = execution.execute(nb, path.parent, cell_timeout, timeout, env)
@@ -80,7 +83,7 @@ def execute(path: Path, out: Path, cell_timeout: float, timeout: float, env: dic
     nbformat.write(nb, out / "executed" / path.name)
     html, _ = HTMLExporter().from_notebook_node(nb)
     (out / "html" / f"{path.stem}.html").write_text(html, encoding="utf-8")
-    return result
+    return result, result.slowest(nb)
 
 
 def check_targets(name: str, figures_dir: Path, mode: str) -> tuple[list[dict], list[str]]:
@@ -143,6 +146,15 @@ def write_report(runs: dict[str, dict], out: Path) -> Path:
     lines.extend(
         f"Machine{f' {i}' if len(machines) > 1 else ''}: {text}." for i, text in enumerate(machines, 1)
     )
+    lines += ["", "## Where the time goes", "",
+              "The three slowest cells of each notebook's latest run, and the machine's load average (1 minute) "
+              "when the notebook started and ended: a run is quiet when both are well under the number of cores.", "",
+              "| notebook | load | slowest cells (index: seconds, first line) |", "|---|---|---|"]
+    for name, row in runs.items():
+        cells = "; ".join(f"{c['cell']}: {c['seconds']:.0f} s `{c['first_line'].replace('|', '/')}`"
+                          for c in row.get("slowest_cells", []))
+        load = " -> ".join(f"{x:.1f}" for x in row["load"]) if row.get("load") else "-"
+        lines.append(f"| {name} | {load} | {cells or '-'} |")
     checked = [(name, t) for name, row in runs.items() for t in row.get("targets", [])]
     if checked:
         lines += ["", "## Targets", "", "Each notebook's declared targets for the mode it ran in.", "",
@@ -191,7 +203,8 @@ def main(argv=None) -> int:
     for i, path in enumerate(notebooks, 1):
         print(f"[{i}/{len(notebooks)}] {path.stem} ...", flush=True)
         started = dt.datetime.now()
-        result = execute(path, out, cell_timeout, notebook_timeout, env, params)
+        load_before = os.getloadavg()[0]
+        result, slowest = execute(path, out, cell_timeout, notebook_timeout, env, params)
         suffix = f" - {result.detail}" if result.detail else ""
         print(f"[{i}/{len(notebooks)}] {path.stem}: {result.status} in {result.seconds:.0f} s{suffix}", flush=True)
         targets, missed = check_targets(path.stem, figures_dir, mode)
@@ -205,6 +218,7 @@ def main(argv=None) -> int:
             "notebook": path.stem, "status": result.status, "seconds": round(result.seconds, 1),
             "detail": result.detail, "mode": mode, "date": f"{started:%Y-%m-%d %H:%M}", "machine": here,
             "params": params, "figures": report.load(figures_dir).get(path.stem, {}), "targets": targets,
+            "slowest_cells": slowest, "load": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         })
         # after each notebook, so a long run that is interrupted keeps the rows it has
         runs = merge_runs(out / "runs.json", rows, {p.stem for p in Path(args.notebooks).glob("*.ipynb")})
