@@ -15,10 +15,11 @@ JAX_STAMP := $(JAX_SITE)/.installed
 # pytest-xdist: two workers on a 2-core laptop; --dist loadfile keeps a notebook's cells on one kernel
 WORKERS ?= 2
 
-.PHONY: setup run test test-jax lab bench assignments grade clean help
+.PHONY: setup run results test test-jax lab bench assignments grade clean help
 
 help:
 	@echo "make run [NB=01]   execute the notebooks in full mode -> build/REPORT.md"
+	@echo "make results       copy make run's full runs into results/runs.json and rewrite README's results"
 	@echo "make test          unit, property and parity tests + every notebook in fast mode"
 	@echo "make lab           JupyterLab on the course"
 	@echo "make bench         speed and parity benchmarks against the references -> build/BENCH.md"
@@ -39,10 +40,14 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/python tools/run_notebooks.py $(if $(NB),--only $(NB))
 
+# The README's results table comes only from recorded runs: build/runs.json -> results/runs.json -> README.md
+results: setup
+	$(BIN)/python tools/results.py
+
 # tests/jax_backend/ needs Keras on JAX: make test-jax runs it.
 test: setup
 	CVLIB_FAST=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
-		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 --ignore=tests/jax_backend tests notebooks
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 --ignore=tests/jax_backend tests notebooks
 
 # JAX goes into its own folder beside the TensorFlow install (pip --target), on the same NumPy, SciPy and
 # Keras: only jax and jaxlib are added, and only the test-jax run puts them on its path.

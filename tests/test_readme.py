@@ -57,3 +57,38 @@ def test_results_give_both_tables_with_date_and_machine():
     notebooks_in_results = set(re.findall(r"^\| (\d\d_\w+) \|", results, re.MULTILINE))
     unknown = sorted(n for n in notebooks_in_results if not (ROOT / "notebooks" / f"{n}.ipynb").exists())
     assert not unknown, f"the results table has rows for notebooks that do not exist: {unknown}"
+
+
+def test_results_section_is_made_from_the_recorded_runs():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "results.py"), "--check"], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_results_table_shows_recorded_figures_targets_and_load(tmp_path):
+    import json
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import results
+
+    row = {"notebook": "05_yolo", "status": "ok", "seconds": 301.4, "mode": "full", "date": "2026-12-03 10:00",
+           "machine": "a CPU", "load": [0.2, 0.4], "figures": {"AP50": 0.931, "AP": 0.67},
+           "targets": [{"figure": "AP50", "comparison": ">=", "value": 0.9, "mode": "full", "note": "",
+                        "measured": 0.931, "met": True}]}
+    busy = {**row, "notebook": "06_ct", "load": [3.5, 2.0], "date": "2026-12-03 11:00"}
+    fast = {**row, "notebook": "07_x", "mode": "fast"}
+    record = results.merge({}, {"05_yolo": row, "06_ct": busy, "07_x": fast})
+    assert list(record) == ["05_yolo", "06_ct"], "only full-mode runs are recorded"
+    older = {**row, "date": "2026-12-01 10:00", "figures": {"AP50": 0.5}}
+    assert results.merge(record, {"05_yolo": older})["05_yolo"]["figures"]["AP50"] == 0.931, "the newest run wins"
+    text = results.table(record, ["05_yolo", "06_ct", "08_none"])
+    assert "| 05_yolo | 301 s | AP50 >= 0.9: 0.931, met | AP50 = 0.931, AP = 0.67 | 2026-12-03 10:00," in text
+    assert "| 06_ct | 301 s (machine busy: load 3.5) |" in text
+    assert "| 08_none | - | no full run recorded yet |" in text
+    readme = "intro\n<!-- results:begin -->\nold\n<!-- results:end -->\nmore"
+    assert results.rewrite(readme, "new") == "intro\n<!-- results:begin -->\nnew\n<!-- results:end -->\nmore"
+    json.dumps(record)  # the record stays plain JSON
