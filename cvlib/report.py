@@ -107,8 +107,9 @@ class Target:
         return bool(COMPARISONS[self.comparison](float(measured), self.value))
 
     def describe(self) -> str:
-        """``AP50 >= 0.9 (full mode)``, as messages and the report print it."""
-        return f"{self.figure} {self.comparison} {show(self.value)} ({self.mode} mode)"
+        """``AP50 >= 0.9 (full mode)``, ``(fast mode)`` or ``(every mode)``, as messages and the report print it."""
+        where = "every mode" if self.mode == "both" else f"{self.mode} mode"
+        return f"{self.figure} {self.comparison} {show(self.value)} ({where})"
 
     @classmethod
     def from_dict(cls, data: dict) -> Target:
