@@ -47,7 +47,8 @@ results: setup
 # tests/jax_backend/ needs Keras on JAX: make test-jax runs it.
 test: setup
 	CVLIB_FAST=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
-		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 --ignore=tests/jax_backend tests notebooks
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 --durations=15 \
+		--ignore=tests/jax_backend tests notebooks
 
 # JAX goes into its own folder beside the TensorFlow install (pip --target), on the same NumPy, SciPy and
 # Keras: only jax and jaxlib are added, and only the test-jax run puts them on its path.
