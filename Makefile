@@ -47,7 +47,7 @@ results: setup
 # tests/jax_backend/ needs Keras on JAX: make test-jax runs it.
 test: setup
 	CVLIB_FAST=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
-		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 --durations=15 \
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=600 --durations=15 \
 		--ignore=tests/jax_backend tests notebooks
 
 # JAX goes into its own folder beside the TensorFlow install (pip --target), on the same NumPy, SciPy and
