@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import os
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import nbformat
@@ -95,7 +96,7 @@ def check_targets(name: str, figures_dir: Path, mode: str) -> tuple[list[dict], 
     figures = report.load(figures_dir).get(name, {})
     rows, problems = [], []
     for outcome in report.evaluate(name, declared, figures, mode):
-        rows.append({**outcome.target.__dict__, "measured": outcome.measured, "met": outcome.met})
+        rows.append({**asdict(outcome.target), "measured": outcome.measured, "met": outcome.met})
         if not outcome.met:
             problems.append(outcome.message())
     return rows, problems
