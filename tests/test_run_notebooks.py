@@ -78,6 +78,17 @@ def test_merge_keeps_rows_per_notebook_and_drops_removed_ones(tmp_path):
     assert "Machine 1: a CPU." in table and "Machine 2: another CPU." in table
 
 
+@pytest.mark.slow
+def test_a_relative_output_folder_still_collects_the_figures(tmp_path, monkeypatch):
+    books = tmp_path / "notebooks"
+    books.mkdir()
+    _write(books / "05_rel.ipynb", "from cvlib import report", "report.record('05_rel', AP=0.5)")
+    monkeypatch.chdir(tmp_path)
+    assert run_notebooks.main(["--notebooks", str(books), "--out", "build", "--fast"]) == 0
+    assert json.loads((tmp_path / "build" / "runs.json").read_text())["05_rel"]["figures"] == {"AP": 0.5}
+    assert not (books / "build").exists(), "the kernel, started in the notebooks' folder, wrote beside them"
+
+
 def test_no_matching_notebook_is_an_error(tmp_path):
     assert run_notebooks.main(["--notebooks", str(tmp_path), "--only", "77"]) == 2
 

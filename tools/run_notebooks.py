@@ -190,7 +190,7 @@ def main(argv=None) -> int:
     if not notebooks:
         print(f"no notebook in {args.notebooks} matches {args.only!r}", file=sys.stderr)
         return 2
-    out = Path(args.out)
+    out = Path(args.out).resolve()  # the kernels run in the notebooks' folder: they need an absolute path
     figures_dir = out / "figures"
     for nb in notebooks:  # this run's figures and targets only
         for stale in (figures_dir / f"{nb.stem}.json", figures_dir / f"{nb.stem}{report.TARGETS_SUFFIX}"):
