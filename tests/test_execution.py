@@ -4,7 +4,7 @@ nbclient waits for a cell's reply with one ``poll(timeout)`` on an asyncio ZeroM
 of a message through the socket's edge-triggered file descriptor. When something else consumes that
 edge (here: reading the socket's events directly, as a send on the same socket also does), the
 message sits unread until the poll's timeout: the stall that made notebook runs wait for their whole
-cell time limit and then go on. ``SlicedShellChannel`` polls in slices of ``POLL_SLICE`` seconds.
+cell time limit and then go on. ``SlicedChannel`` polls in slices of ``POLL_SLICE`` seconds.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ async def reply_with_lost_wakeup(channel_class) -> tuple[str, float]:
 
 
 def test_sliced_channel_reads_a_reply_whose_wakeup_was_lost():
-    kind, seconds = asyncio.run(reply_with_lost_wakeup(execution.SlicedShellChannel))
+    kind, seconds = asyncio.run(reply_with_lost_wakeup(execution.SlicedChannel))
     assert kind == "execute_reply" and seconds < execution.POLL_SLICE + 0.5, f"read after {seconds:.1f} s"
 
 
@@ -70,7 +70,7 @@ def test_sliced_channel_still_times_out_when_nothing_comes():
             dealer.connect("tcp://127.0.0.1:9")  # nothing ever answers
             start = time.monotonic()
             with pytest.raises(Exception) as raised:
-                await execution.SlicedShellChannel(dealer, Session(key=b"test")).get_msg(timeout=2.5)
+                await execution.SlicedChannel(dealer, Session(key=b"test")).get_msg(timeout=2.5)
             return raised.typename, time.monotonic() - start
         finally:
             dealer.close(linger=0)
@@ -83,8 +83,8 @@ def test_sliced_channel_still_times_out_when_nothing_comes():
 def test_kernel_manager_hands_out_sliced_clients():
     client = execution.SlicedKernelManager(kernel_name="python3").client()
     assert isinstance(client, execution.SlicedKernelClient)
-    assert client.shell_channel_class is execution.SlicedShellChannel
-    assert client.iopub_channel_class is execution.SlicedShellChannel
+    assert client.shell_channel_class is execution.SlicedChannel
+    assert client.iopub_channel_class is execution.SlicedChannel
 
 
 def test_limits_must_be_positive():

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Tests that start Jupyter kernels need loopback TCP sockets in the pytest process itself, which
 # --disable-socket forbids; what they run is checked offline by the notebook test below.
 # test_readme.py checks the README's text, not code, and is left to the main run.
-NOT_HERE = {"test_assignments.py", "test_grade.py", "test_run_notebooks.py", "test_offline.py",
+NOT_HERE = {"test_assignments.py", "test_floors.py", "test_grade.py", "test_run_notebooks.py", "test_offline.py",
             "test_reproducible.py", "test_readme.py"}
 OFFLINE = [sys.executable, str(ROOT / "tools" / "offline.py")]
 ENV = {**os.environ, "CVLIB_FAST": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}

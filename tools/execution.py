@@ -9,7 +9,7 @@ The one way the course runs notebooks: ``make run`` (``run_notebooks.py``) and `
   documents that a socket can become readable without its descriptor signalling), the reply
   sits, unread, in the socket while the kernel idles, until the poll's timeout fires and pyzmq's
   final ``poll(0)`` finds it. That is why a run could stall for exactly its cell time limit (900 s
-  in the tests, up to an hour in ``make run``) and then go on and pass. ``SlicedShellChannel``
+  in the tests, up to an hour in ``make run``) and then go on and pass. ``SlicedChannel``
   waits in slices of at most ``POLL_SLICE`` seconds, so each slice ends with that real poll and a
   lost wake-up costs at most one slice.
 - **A wall limit for the whole notebook**, beside nbclient's per-cell ``timeout``, and a result
@@ -37,7 +37,7 @@ POLL_SLICE = 1.0  # seconds: the longest a message can sit unnoticed in a kernel
 OK, FAILED, TIMED_OUT = "ok", "FAILED", "timed out"
 
 
-class SlicedShellChannel(AsyncZMQSocketChannel):
+class SlicedChannel(AsyncZMQSocketChannel):
     """An asyncio ZeroMQ channel whose ``get_msg`` waits in slices of ``POLL_SLICE`` seconds."""
 
     async def get_msg(self, timeout: float | None = None) -> dict:
@@ -54,8 +54,8 @@ class SlicedShellChannel(AsyncZMQSocketChannel):
 class SlicedKernelClient(AsyncKernelClient):
     """The asyncio kernel client with sliced waits on the shell and IOPub channels."""
 
-    shell_channel_class = Type(SlicedShellChannel)
-    iopub_channel_class = Type(SlicedShellChannel)
+    shell_channel_class = Type(SlicedChannel)
+    iopub_channel_class = Type(SlicedChannel)
 
 
 class SlicedKernelManager(AsyncKernelManager):
