@@ -1,6 +1,6 @@
 # cvlib course. Two commands on a fresh machine with Python 3.11 and make:
 #   make run    set up .venv, then execute every notebook in full mode (make run NB=01 for one)
-#   make test   set up .venv, then the unit/property/parity tests and every notebook in fast mode
+#   make test   set up .venv, then the unit/property/parity tests and every notebook in fast mode, offline
 # For instructors: make assignments (student versions), make grade SUBMISSIONS=dir (grades.csv).
 # make test-jax: the Keras-ops unit tests again under the JAX backend (installs JAX for CPU beside .venv).
 
@@ -12,7 +12,7 @@ NB     ?=
 SUBMISSIONS ?=
 JAX_SITE  := $(VENV)/jax
 JAX_STAMP := $(JAX_SITE)/.installed
-# pytest-xdist: two workers on a 2-core laptop; --dist loadfile keeps a notebook's cells on one kernel
+# pytest-xdist: two workers on a 2-core laptop; worksteal evens out the long notebook runs
 WORKERS ?= 2
 
 .PHONY: setup run results test test-jax lab bench assignments grade clean help
@@ -44,11 +44,12 @@ run: setup
 results: setup
 	$(BIN)/python tools/results.py
 
+# Offline: pytest and every kernel it starts run in tools/offline.py's sandbox (loopback only); -p no:socket
+# keeps pytest-socket's plugin from lifting the sandbox's socket guard after each test.
 # tests/jax_backend/ needs Keras on JAX: make test-jax runs it.
 test: setup
-	CVLIB_FAST=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
-		--nbval-lax --nbval-current-env --nbval-cell-timeout=600 --durations=15 \
-		--ignore=tests/jax_backend tests notebooks
+	CVLIB_FAST=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python tools/offline.py $(BIN)/python -m pytest -p no:socket \
+		-n $(WORKERS) --dist worksteal --durations=15 --ignore=tests/jax_backend tests
 
 # JAX goes into its own folder beside the TensorFlow install (pip --target), on the same NumPy, SciPy and
 # Keras: only jax and jaxlib are added, and only the test-jax run puts them on its path.

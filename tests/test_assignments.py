@@ -2,8 +2,8 @@
 
 For every notebook in ``notebooks/``: at least two exercises, each a solution cell with its check;
 the student version runs up to its first exercise and then fails that exercise's check (the
-reference version passing every check is in test_grade.py, so the two long runs go to different
-pytest-xdist workers). New notebooks are covered as soon as they land.
+reference version passing every check is in test_notebooks_run.py). New notebooks are covered as
+soon as they land.
 """
 
 from __future__ import annotations
