@@ -92,9 +92,15 @@ def area(boxes, format: str = "xyxy") -> np.ndarray:
 
 
 def _pairwise_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    return np.clip(w, 0, None) * np.clip(h, 0, None)
+    """Intersection areas of validated xyxy boxes: (N, 4), (M, 4) -> (N, M)."""
+    w = np.minimum(a[:, None, 2], b[None, :, 2])
+    w -= np.maximum(a[:, None, 0], b[None, :, 0])
+    h = np.minimum(a[:, None, 3], b[None, :, 3])
+    h -= np.maximum(a[:, None, 1], b[None, :, 1])
+    np.maximum(w, 0, out=w)  # boxes apart: no overlap, not a negative one
+    np.maximum(h, 0, out=h)
+    w *= h
+    return w
 
 
 def intersection(boxes1, boxes2, format: str = "xyxy") -> np.ndarray:
@@ -102,15 +108,25 @@ def intersection(boxes1, boxes2, format: str = "xyxy") -> np.ndarray:
     return _pairwise_intersection(xyxy(boxes1, format, "boxes1"), xyxy(boxes2, format, "boxes2"))
 
 
+# Pairs per block in _iou_xyxy: a block's temporaries (a few arrays of this many float64) stay in
+# the CPU's cache, which makes a 1,000 x 1,000 IoU about twice as fast as one whole-array expression.
+_BLOCK_PAIRS = 1 << 15
+
+
 def _iou_xyxy(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """IoU and union of validated xyxy boxes."""
-    inter = _pairwise_intersection(a, b)
+    """IoU and union of validated xyxy boxes: (N, 4), (M, 4) -> two (N, M) arrays."""
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    # Two zero-area boxes have no union: their IoU is defined as 0, not NaN.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        result = np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+    result, union = np.empty((len(a), len(b))), np.empty((len(a), len(b)))
+    rows = max(1, _BLOCK_PAIRS // max(len(b), 1))
+    for start in range(0, len(a), rows):
+        block = slice(start, start + rows)
+        inter = _pairwise_intersection(a[block], b)
+        np.add(area_a[block, None], area_b[None, :], out=union[block])
+        union[block] -= inter
+        # Two zero-area boxes have no union: their IoU is defined as 0, not NaN.
+        np.divide(inter, union[block], out=result[block], where=union[block] > 0)
+        result[block][union[block] <= 0] = 0.0
     return result, union
 
 
@@ -281,7 +297,8 @@ def _max_output(value) -> int:
 def _iou_one_to_many_float32(box: np.ndarray, others: np.ndarray) -> np.ndarray:
     """IoU of one box with many, computed as TensorFlow's NMS kernel does, in float32.
 
-    Columns are (x1, y1, x2, y2, area): ``box`` is (5,), ``others`` (5, M). The operations come
+    Columns are (x1, y1, x2, y2, area): ``box`` is (5,), ``others`` (5, M); or both (5, M), pair by
+    pair (every operation is symmetric, so the order of a pair does not matter). The operations come
     in TensorFlow's order, so the rounding (and so a comparison with the threshold) is the same.
     A zero-area box overlaps nothing: its IoU is 0, or 0/0 = NaN when both are empty, and
     neither is above any threshold, as TensorFlow's explicit "area <= 0 -> 0" gives.
@@ -292,6 +309,114 @@ def _iou_one_to_many_float32(box: np.ndarray, others: np.ndarray) -> np.ndarray:
     inter_w = np.maximum(np.minimum(ox2, x2) - np.maximum(ox1, x1), 0)
     inter = inter_h * inter_w
     return inter / (area_others + area_box - inter)
+
+
+def _columns(b: np.ndarray) -> np.ndarray:
+    """(5, N) float32 columns (x1, y1, x2, y2, area) of xyxy boxes, the area as TensorFlow computes it."""
+    x1, y1, x2, y2 = b.T
+    return np.stack([x1, y1, x2, y2, (y2 - y1) * (x2 - x1)])
+
+
+def _suppress_one_by_one(columns: np.ndarray, max_output: int, threshold: np.float32) -> list[int]:
+    """Greedy NMS as it is taught: positions (in visiting order) of the kept boxes.
+
+    ``columns`` (5, N) are the candidates, best first. Each step keeps the first remaining box
+    and drops it and every box it suppresses: one vectorised IoU per kept box, against the
+    remaining candidates only. Fast when a few kept boxes suppress most of the others.
+    """
+    order = np.arange(columns.shape[1])
+    keep = []
+    while order.size and len(keep) < max_output:
+        # The best remaining box overlaps no kept box too much (it would have been removed): keep it.
+        keep.append(int(order[0]))
+        best, order, columns = columns[:, 0], order[1:], columns[:, 1:]
+        # Suppress the rest that overlap it by more than the threshold (an IoU equal to it stays).
+        suppressed = _iou_one_to_many_float32(best, columns) > threshold
+        if suppressed.any():  # copying only when something goes saves time when boxes are sparse
+            order, columns = order[~suppressed], columns[:, ~suppressed]
+    return keep
+
+
+# IoU(A, B) <= overlap / max(width_A, width_B) along either axis, so a pair that overlaps by no more
+# than threshold x the larger side cannot be suppressed. The pruning below keeps a margin of 1e-3
+# (far beyond float32's rounding), so that no pair whose float32 IoU could pass the threshold is dropped.
+_PRUNE_MARGIN = 1.0 - 1e-3
+
+
+def _x_sweep(columns: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes sorted by x1 (positions, (N,)) and, for the i-th of them, how many of the next ones could
+    overlap it by more than ``threshold`` (counts, (N,)): the only boxes it may suppress or be suppressed by.
+
+    The next box j overlaps box i along x by at most x2_i - x1_j, which must exceed threshold x width_i.
+    """
+    by_x1 = np.argsort(columns[0], kind="stable")
+    x1, x2 = columns[0][by_x1].astype(np.float64), columns[2][by_x1].astype(np.float64)
+    ends = np.searchsorted(x1, x2 - _PRUNE_MARGIN * threshold * (x2 - x1), side="left")
+    return by_x1, np.maximum(ends - np.arange(len(ends)) - 1, 0)
+
+
+def _suppression_graph(columns: np.ndarray, threshold: np.float32, by_x1: np.ndarray, counts: np.ndarray,
+                       chunk: int = 1 << 16) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of positions (a, b), a < b (a visited first), whose IoU is above ``threshold``: two (E,) arrays.
+
+    In x1 order (``_x_sweep``), box i can only meet boxes i + 1 ... i + counts[i]; of those, pairs
+    that overlap too little along y are dropped too, and the IoUs of the rest are computed pair by
+    pair, about ``chunk`` pairs at a time to bound the memory.
+    """
+    sorted_columns = columns[:, by_x1]
+    y1, y2 = sorted_columns[1], sorted_columns[3]
+    height = y2 - y1
+    pairs_before = np.concatenate([[0], np.cumsum(counts)])
+    edges_a, edges_b = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+    start = 0
+    while start < len(counts):
+        stop = max(int(np.searchsorted(pairs_before, pairs_before[start] + chunk, side="right")) - 1, start + 1)
+        n = counts[start:stop]
+        first = np.repeat(np.arange(start, stop), n)
+        # the k-th partner of sorted box i is sorted box i + 1 + k
+        second = np.arange(pairs_before[start], pairs_before[stop]) + np.repeat(
+            np.arange(start + 1, stop + 1) - pairs_before[start:stop], n
+        )
+        overlap_y = np.minimum(np.repeat(y2[start:stop], n), y2[second])
+        overlap_y -= np.maximum(np.repeat(y1[start:stop], n), y1[second])
+        larger = np.maximum(np.repeat(height[start:stop], n), height[second])
+        close = np.flatnonzero(overlap_y > _PRUNE_MARGIN * threshold * larger)
+        first, second = first[close], second[close]
+        above = _iou_one_to_many_float32(sorted_columns[:, first], sorted_columns[:, second]) > threshold
+        a, b = by_x1[first[above]], by_x1[second[above]]
+        edges_a.append(np.minimum(a, b))
+        edges_b.append(np.maximum(a, b))
+        start = stop
+    return np.concatenate(edges_a), np.concatenate(edges_b)
+
+
+def _suppress_through_graph(columns: np.ndarray, max_output: int, threshold: np.float32, by_x1: np.ndarray,
+                            counts: np.ndarray) -> list[int]:
+    """The same greedy NMS, from the graph of all pairs above the threshold: fast when boxes are sparse.
+
+    Visiting the boxes best first, a box still standing is kept and knocks out its later
+    neighbours in the graph, exactly as the one-by-one loop would have.
+    """
+    a, b = _suppression_graph(columns, threshold, by_x1, counts)
+    order = np.argsort(a, kind="stable")
+    neighbours = b[order]
+    first = np.searchsorted(a[order], np.arange(columns.shape[1] + 1)).tolist()
+    removed = np.zeros(columns.shape[1], dtype=bool)
+    keep = []
+    for position in range(columns.shape[1]):
+        if removed[position]:
+            continue
+        keep.append(position)
+        if len(keep) == max_output:
+            break
+        removed[neighbours[first[position]:first[position + 1]]] = True
+    return keep
+
+
+# The graph costs about 20 ns per pair the sweep finds, the loop at least 20 us per kept box: past a few
+# hundred pairs per box, boxes are so crowded that a few kept ones suppress the rest and the loop wins
+# (measured on 10,000 boxes: scattered, 270 pairs per box, graph 14x faster; clustered, 490, loop 2x).
+_GRAPH_PAIRS_PER_BOX = 256
 
 
 def _nms_xyxy(
@@ -311,22 +436,19 @@ def _nms_xyxy(
     # sort of the negated scores puts equal scores in index order (TensorFlow's tie-break).
     candidates = np.flatnonzero(s > score_threshold)
     order = candidates[np.argsort(-s[candidates], kind="stable")]
-    x1, y1, x2, y2 = b[order].T
-    # Columns (x1, y1, x2, y2, area) of the boxes still in play, in visiting order. Each step
-    # keeps the first column and drops it and every column it suppresses: one vectorised IoU
-    # per kept box, against the remaining candidates only.
-    remaining = np.stack([x1, y1, x2, y2, (y2 - y1) * (x2 - x1)])
-    keep = []
+    if max_output == 0 or not order.size:
+        return np.empty(0, dtype=np.int64)
+    columns = _columns(b[order])
+    # Two ways to the same answer. Which is faster depends on how many pairs of boxes could overlap
+    # enough (a sweep along x counts them cheaply): few (boxes spread out, many kept) favours the
+    # graph; many (crowded boxes, a few kept suppressing the rest) favours the one-by-one loop.
+    by_x1, counts = _x_sweep(columns, float(threshold))
     with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 for two empty boxes, see above
-        while order.size and len(keep) < max_output:
-            # The best remaining box overlaps no kept box too much (it would have been removed): keep it.
-            keep.append(order[0])
-            best, order, remaining = remaining[:, 0], order[1:], remaining[:, 1:]
-            # Suppress the rest that overlap it by more than the threshold (an IoU equal to it stays).
-            suppressed = _iou_one_to_many_float32(best, remaining) > threshold
-            if suppressed.any():  # copying only when something goes saves time when boxes are sparse
-                order, remaining = order[~suppressed], remaining[:, ~suppressed]
-    return np.asarray(keep, dtype=np.int64)
+        if counts.sum() <= _GRAPH_PAIRS_PER_BOX * len(order):
+            keep = _suppress_through_graph(columns, max_output, threshold, by_x1, counts)
+        else:
+            keep = _suppress_one_by_one(columns, max_output, threshold)
+    return order[np.asarray(keep, dtype=np.int64)]
 
 
 def _nms_inputs(boxes, scores, iou_threshold, score_threshold, max_output, format):

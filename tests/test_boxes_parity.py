@@ -9,6 +9,7 @@ TensorFlow rounds to float32.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 
 import numpy as np
@@ -19,8 +20,12 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from cvlib.boxes import (  # noqa: E402 - after the environment is set for TensorFlow
+from cvlib import boxes as boxes_module  # noqa: E402 - after the environment is set for TensorFlow
+from cvlib.boxes import (  # noqa: E402
+    _columns,
     _iou_one_to_many_float32,
+    _suppression_graph,
+    _x_sweep,
     batched_nms,
     clip,
     convert_format,
@@ -127,6 +132,45 @@ def test_nms_matches_tensorflow_on_many_boxes():
     scores = rng.integers(0, 50, 3000) / 50
     for threshold in (0.3, 0.7):
         np.testing.assert_array_equal(nms(boxes, scores, threshold), tf_nms(boxes, scores, iou_threshold=threshold))
+
+
+@pytest.mark.parametrize("pairs_per_box", [-1, math.inf], ids=["one_by_one", "graph"])
+def test_both_ways_of_suppressing_match_tensorflow(pairs_per_box, monkeypatch):
+    # nms chooses between a loop over kept boxes and a graph of overlapping pairs; each alone must match.
+    monkeypatch.setattr(boxes_module, "_GRAPH_PAIRS_PER_BOX", pairs_per_box)
+    rng = np.random.default_rng(11)
+    for kind in ("uniform", "integer_grid", "clustered", "duplicates"):
+        for _ in range(SETS_PER_KIND // 3):
+            boxes, scores = random_set(kind, rng)
+            options = random_options(boxes, scores, rng)
+            np.testing.assert_array_equal(nms(boxes, scores, **options), tf_nms(boxes, scores, **options),
+                                          err_msg=f"{kind}: {options}")
+    xy = rng.uniform(0, 300, (2000, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(0, 80, (2000, 2))], axis=1)
+    scores = rng.integers(0, 20, 2000) / 20
+    np.testing.assert_array_equal(nms(boxes, scores, 0.4), tf_nms(boxes, scores, iou_threshold=0.4))
+
+
+@pytest.mark.parametrize("kind", ["uniform", "integer_grid", "clustered", "duplicates"])
+def test_the_suppression_graph_holds_every_pair_above_the_threshold(kind):
+    # The graph prunes pairs that cannot overlap enough; it must still hold exactly the pairs that a
+    # brute-force float32 IoU of every pair puts above the threshold, whatever its chunk size.
+    rng = np.random.default_rng(list(b"graph" + kind.encode()))
+    for _ in range(SETS_PER_KIND // 3):
+        boxes, _ = random_set(kind, rng)
+        columns = _columns(boxes.astype(np.float32))
+        i, j = np.triu_indices(columns.shape[1], 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pair_iou = _iou_one_to_many_float32(columns[:, i], columns[:, j])
+        occurring = pair_iou[np.isfinite(pair_iou)]
+        for threshold in {0.0, 0.5, 1 / 3, *rng.choice(occurring, min(2, occurring.size)).tolist()}:
+            threshold = np.float32(threshold)
+            expected = sorted(zip(i[pair_iou > threshold].tolist(), j[pair_iou > threshold].tolist()))
+            by_x1, counts = _x_sweep(columns, float(threshold))
+            for chunk in (1, 7, 1 << 20):
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    a, b = _suppression_graph(columns, threshold, by_x1, counts, chunk=chunk)
+                assert sorted(zip(a.tolist(), b.tolist())) == expected, (kind, float(threshold), chunk)
 
 
 def test_batched_nms_matches_tensorflow_per_class():
