@@ -9,6 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NB     ?=
+FAST   ?=
 SUBMISSIONS ?=
 JAX_SITE  := $(VENV)/jax
 JAX_STAMP := $(JAX_SITE)/.installed
@@ -18,8 +19,8 @@ WORKERS ?= 2
 .PHONY: setup run results test test-jax lab bench assignments grade clean help
 
 help:
-	@echo "make run [NB=01]   execute the notebooks in full mode -> build/REPORT.md"
-	@echo "make results       copy make run's full runs into results/runs.json and rewrite README's results"
+	@echo "make run [NB=01]   execute the notebooks in full mode -> build/REPORT.md (FAST=1: fast mode)"
+	@echo "make results       copy make run's runs into results/ and rewrite README's results and run times"
 	@echo "make test          unit, property and parity tests + every notebook in fast mode"
 	@echo "make lab           JupyterLab on the course"
 	@echo "make bench         speed and parity benchmarks against the references -> build/BENCH.md"
@@ -38,7 +39,7 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)
 
 run: setup
-	$(BIN)/python tools/run_notebooks.py $(if $(NB),--only $(NB))
+	$(BIN)/python tools/run_notebooks.py $(if $(NB),--only $(NB)) $(if $(FAST),--fast)
 
 # The README's results table comes only from recorded runs: build/runs.json -> results/runs.json -> README.md
 results: setup

@@ -1,7 +1,8 @@
 """Run every benchmark in this folder and print one table (``make bench``).
 
 Each ``bench_*.py`` module exposes ``run() -> list[Row]``; rows report medians of
-repeated runs of cvlib and of its reference, measured in this one run.
+repeated runs of cvlib and of its reference, measured in this one run. Below them come the
+notebooks' recorded wall times in full and fast mode (``results/``, written by ``make results``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tools"))
 
+import results  # noqa: E402 - tools/results.py: the record of notebook runs
 from cvlib import report  # noqa: E402
 from cvlib.config import quiet_logs  # noqa: E402
 
@@ -42,6 +45,10 @@ def main(argv: list[str]) -> int:
     print("|" + "---|" * len(columns))
     for row in rows:
         print("| " + " | ".join(str(row[c]) for c in columns) + " |")
+    full, fast = results.records()
+    notebooks = [p.stem for p in (HERE.parent / "notebooks").glob("*.ipynb")]
+    print("\n## The course's run times\n")
+    print(results.times_table(full, fast, notebooks))
     return 0
 
 

@@ -76,7 +76,7 @@ def test_results_table_shows_recorded_figures_targets_and_load(tmp_path):
     import results
 
     row = {"notebook": "05_yolo", "status": "ok", "seconds": 301.4, "mode": "full", "date": "2026-12-03 10:00",
-           "machine": "a CPU", "load": [0.2, 0.4], "figures": {"AP50": 0.931, "AP": 0.67},
+           "machine": "a CPU, 2 cores", "load": [0.2, 0.4], "figures": {"AP50": 0.931, "AP": 0.67},
            "targets": [{"figure": "AP50", "comparison": ">=", "value": 0.9, "mode": "full", "note": "",
                         "measured": 0.931, "met": True}]}
     busy = {**row, "notebook": "06_ct", "load": [3.5, 2.0], "date": "2026-12-03 11:00"}
@@ -92,3 +92,22 @@ def test_results_table_shows_recorded_figures_targets_and_load(tmp_path):
     readme = "intro\n<!-- results:begin -->\nold\n<!-- results:end -->\nmore"
     assert results.rewrite(readme, "new") == "intro\n<!-- results:begin -->\nnew\n<!-- results:end -->\nmore"
     json.dumps(record)  # the record stays plain JSON
+
+
+def test_times_table_gives_both_modes_totals_and_busy_runs():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import results
+
+    machine = "a CPU, 2 cores, Linux"
+    full = {"05_yolo": {"seconds": 240.0, "load": [0.1, 2.1], "date": "2026-12-03 10:00", "machine": machine},
+            "06_ct": {"seconds": 120.0, "load": [3.6, 2.0], "date": "2026-12-03 11:00", "machine": machine}}
+    fast = {"05_yolo": {"seconds": 30.0, "load": [0.2, 1.9], "date": "2026-12-02 09:00", "machine": machine}}
+    text = results.times_table(full, fast, ["05_yolo", "06_ct", "07_x"])
+    assert "| 05_yolo | 240 s | 30 s |" in text, "a run whose load stayed within the cores is quiet"
+    assert "| 06_ct | 120 s (machine busy: load 3.6) | not recorded |" in text
+    assert "| 07_x | not recorded | not recorded |" in text
+    assert "| **total** | 6.0 min (2 of 3 notebooks, not all quiet) | 0.5 min (1 of 3 notebooks) |" in text
+    assert "Runs from 2026-12-02 to 2026-12-03 on a CPU, 2 cores, Linux." in text
+

@@ -2,19 +2,22 @@
 
 ``make run`` keeps every notebook's latest run in ``build/runs.json``: status, wall time, load
 average, the figures it recorded and its targets checked. This command
-1. copies the full-mode runs that ended ``ok`` into ``results/runs.json``, the course's record
-   (committed, so the table can be rebuilt and checked on any clone); the newest run of a notebook
-   replaces the older one;
-2. rewrites the README's section between ``<!-- results:begin -->`` and ``<!-- results:end -->``
-   from that record, so no figure appears there that a run did not record.
+1. copies the full-mode runs that ended ``ok`` into ``results/runs.json`` and the fast-mode ones
+   into ``results/fast_runs.json``, the course's record (committed, so the tables can be rebuilt and
+   checked on any clone); the newest run of a notebook replaces the older one;
+2. rewrites the README's sections between ``<!-- results:begin -->`` and ``<!-- results:end -->``
+   (figures and targets of the full runs) and between ``<!-- times:begin -->`` and
+   ``<!-- times:end -->`` (every notebook's full and fast wall time) from that record, so no figure
+   or time appears there that a run did not record. ``make bench`` prints the same times table.
 
-``--check`` only verifies that the README's section is what the record gives (the tests call it).
+``--check`` only verifies that the README's sections are what the record gives (the tests call it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -23,29 +26,45 @@ sys.path.insert(0, str(ROOT))
 from cvlib.report import show  # noqa: E402
 
 RECORD = ROOT / "results" / "runs.json"
+FAST_RECORD = ROOT / "results" / "fast_runs.json"
 README = ROOT / "README.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-QUIET_LOAD = 1.0  # 1-minute load average under which a 2-core machine counts as quiet
+TIMES = ("<!-- times:begin -->", "<!-- times:end -->")
+# A notebook's own TensorFlow threads keep every core busy, so a quiet run's 1-minute load average is up
+# to the machine's number of cores; more means something else shared it.
+SPARE_LOAD = 0.5
 
 
-def merge(record: dict, runs: dict) -> dict:
-    """``record`` with the full-mode, ``ok`` rows of ``runs`` added; a newer run of a notebook replaces an older one."""
+def merge(record: dict, runs: dict, mode: str = "full") -> dict:
+    """``record`` with the ``ok`` rows of ``runs`` in ``mode`` added; a newer run of a notebook replaces the older."""
     merged = dict(record)
     for name, row in runs.items():
-        if row.get("mode") == "full" and row.get("status") == "ok" and row.get("date", "") >= merged.get(
+        if row.get("mode") == mode and row.get("status") == "ok" and row.get("date", "") >= merged.get(
             name, {}
         ).get("date", ""):
             merged[name] = row
     return dict(sorted(merged.items()))
 
 
-def _wall(row: dict) -> str:
+def _busy(row: dict) -> float | None:
+    """The highest load average recorded around the run (None when none was recorded)."""
     load = row.get("load") or []
-    busy = max(load) if load else None
+    return max(load) if load else None
+
+
+def _quiet(row: dict) -> bool:
+    """Whether nothing else shared the machine: the load stayed within its cores (named in ``row["machine"]``)."""
+    cores = re.search(r"(\d+) cores?", row.get("machine", ""))
+    busy = _busy(row)
+    return busy is not None and cores is not None and busy <= int(cores.group(1)) + SPARE_LOAD
+
+
+def _wall(row: dict) -> str:
+    busy = _busy(row)
     text = f"{row['seconds']:.0f} s"
     if busy is None:
         return f"{text} (load not recorded)"
-    return text if busy < QUIET_LOAD else f"{text} (machine busy: load {busy:.1f})"
+    return text if _quiet(row) else f"{text} (machine busy: load {busy:.1f})"
 
 
 def _targets(row: dict) -> str:
@@ -80,41 +99,84 @@ def table(record: dict, notebooks: list[str]) -> str:
     return "\n".join(lines)
 
 
-def rewrite(readme: str, section: str) -> str:
-    """``readme`` with the text between the markers replaced by ``section``."""
-    if readme.count(BEGIN) != 1 or readme.count(END) != 1 or readme.index(BEGIN) > readme.index(END):
-        raise ValueError(f"README.md: expected one {BEGIN} ... {END} section")
-    head, rest = readme.split(BEGIN)
-    _, tail = rest.split(END)
-    return f"{head}{BEGIN}\n{section}\n{END}{tail}"
+def times_table(full: dict, fast: dict, notebooks: list[str]) -> str:
+    """Every notebook's recorded wall time in full and in fast mode, with the totals (Markdown)."""
+    lines = [
+        "Wall times of the latest recorded `make run` (full mode) and `make run FAST=1` runs of each notebook, "
+        "made by `make results`. A run is quiet when the load average around it stayed within the machine's "
+        f"cores (+{SPARE_LOAD}): the notebook's own threads keep every core busy.",
+        "",
+        "| notebook | full mode | fast mode |",
+        "|---|---|---|",
+    ]
+    names = sorted(set(notebooks) | set(full) | set(fast))
+    for name in names:
+        cells = [_wall(record[name]) if name in record else "not recorded" for record in (full, fast)]
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
+    totals = []
+    for record in (full, fast):
+        rows = [record[name] for name in names if name in record]
+        quiet = all(_quiet(row) for row in rows)
+        total = f"{sum(row['seconds'] for row in rows) / 60:.1f} min" if rows else "-"
+        busy = "" if quiet or not rows else ", not all quiet"
+        totals.append(f"{total} ({len(rows)} of {len(names)} notebooks{busy})")
+    lines.append(f"| **total** | {totals[0]} | {totals[1]} |")
+    dates = sorted(row["date"] for record in (full, fast) for row in record.values())
+    machines = sorted({row["machine"] for record in (full, fast) for row in record.values()})
+    if dates:
+        lines += ["", f"Runs from {dates[0][:10]} to {dates[-1][:10]} on {'; '.join(machines)}."]
+    return "\n".join(lines)
+
+
+def rewrite(readme: str, section: str, markers: tuple[str, str] = (BEGIN, END)) -> str:
+    """``readme`` with the text between the ``markers`` replaced by ``section``."""
+    begin, end = markers
+    if readme.count(begin) != 1 or readme.count(end) != 1 or readme.index(begin) > readme.index(end):
+        raise ValueError(f"README.md: expected one {begin} ... {end} section")
+    head, rest = readme.split(begin)
+    _, tail = rest.split(end)
+    return f"{head}{begin}\n{section}\n{end}{tail}"
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def records(full_path: Path = RECORD, fast_path: Path = FAST_RECORD) -> tuple[dict, dict]:
+    """The committed records of full-mode and fast-mode runs."""
+    return _load(full_path), _load(fast_path)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default=str(ROOT / "build" / "runs.json"), help="runs kept by make run")
     parser.add_argument("--record", default=str(RECORD), help="the course's record of full runs")
+    parser.add_argument("--fast-record", default=str(FAST_RECORD), help="the course's record of fast runs")
     parser.add_argument("--readme", default=str(README))
     parser.add_argument("--check", action="store_true", help="only check that the README matches the record")
     args = parser.parse_args(argv)
 
-    record_path, readme_path = Path(args.record), Path(args.readme)
-    record = json.loads(record_path.read_text()) if record_path.exists() else {}
+    paths = {"full": Path(args.record), "fast": Path(args.fast_record)}
+    readme_path = Path(args.readme)
+    kept = {mode: _load(path) for mode, path in paths.items()}
     if not args.check:
-        runs_path = Path(args.runs)
-        runs = json.loads(runs_path.read_text()) if runs_path.exists() else {}
-        record = merge(record, runs)
-        record_path.parent.mkdir(parents=True, exist_ok=True)
-        record_path.write_text(json.dumps(record, indent=2) + "\n")
+        runs = _load(Path(args.runs))
+        for mode, path in paths.items():
+            kept[mode] = merge(kept[mode], runs, mode)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(kept[mode], indent=2) + "\n")
     readme = readme_path.read_text()
     notebooks = [p.stem for p in (ROOT / "notebooks").glob("*.ipynb")]
-    wanted = rewrite(readme, table(record, notebooks))
+    wanted = rewrite(readme, table(kept["full"], notebooks))
+    wanted = rewrite(wanted, times_table(kept["full"], kept["fast"], notebooks), TIMES)
     if args.check:
         if wanted != readme:
-            print(f"{readme_path}: the results section differs from {record_path}; run `make results`", file=sys.stderr)
+            print(f"{readme_path}: the results or times section differs from {paths['full']} and {paths['fast']}; "
+                  "run `make results`", file=sys.stderr)
             return 1
         return 0
     readme_path.write_text(wanted)
-    print(f"{len(record)} notebooks in {record_path}; README results rewritten")
+    print(f"{len(kept['full'])} full and {len(kept['fast'])} fast runs in results/; README results and times rewritten")
     return 0
 
 
