@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Outside make test: tests that start Jupyter kernels need loopback TCP sockets in the pytest process
 # itself, which --disable-socket forbids (notebook 01 stands for them); test_readme.py checks text.
 NOT_HERE = {"test_assignments.py", "test_floors.py", "test_grade.py", "test_notebooks_run.py", "test_offline.py",
-            "test_readme.py", "test_reproducible.py", "test_run_notebooks.py"}
+            "test_readme.py", "test_run_notebooks.py"}
 OFFLINE = [sys.executable, str(ROOT / "tools" / "offline.py")]
 ENV = {**os.environ, "CVLIB_FAST": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
 ENV.pop("CVLIB_REPORT_DIR", None)
