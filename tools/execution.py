@@ -113,7 +113,8 @@ def execute(nb, cwd: str | Path, cell_timeout: float, timeout: float, env: dict 
     def on_cell_start(cell, cell_index, **_):
         running.update(cell=cell_index, since=time.monotonic())
 
-    def on_cell_complete(cell, cell_index, **_):
+    def on_cell_done(cell, cell_index, **_):
+        # nbclient's on_cell_complete fires once the request is sent; these two, once the kernel replied
         cell_seconds[cell_index] = time.monotonic() - running["since"]
 
     client = NotebookClient(
@@ -125,7 +126,8 @@ def execute(nb, cwd: str | Path, cell_timeout: float, timeout: float, env: dict 
         interrupt_on_timeout=False,  # a cell over its limit ends the run
         record_timing=False,
         on_cell_start=on_cell_start,
-        on_cell_complete=on_cell_complete,
+        on_cell_executed=on_cell_done,
+        on_cell_error=on_cell_done,
     )
 
     async def run():
