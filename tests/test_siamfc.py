@@ -167,6 +167,16 @@ def test_tracker_follows_an_easy_target():
     assert fps > 0
 
 
+def test_trackers_on_one_embedding_share_its_compiled_forward_pass():
+    embedding, seq = _high_pass_embedding(), _easy_sequence(4)
+    first, second = S.Tracker(embedding), S.Tracker(embedding, window_influence=0.4)
+    assert first._embed is second._embed, "one compiled forward pass per embedding"
+    assert S.Tracker(_high_pass_embedding())._embed is not first._embed
+    a, _ = first.track(seq.frames, seq.boxes[0])
+    b, _ = S.Tracker(embedding).track(seq.frames, seq.boxes[0])
+    assert np.allclose(a, b), "sharing the forward pass changes no result"
+
+
 def test_baselines():
     seq = _easy_sequence()
     still, _ = S.StaticTracker().track(seq.frames, seq.boxes[0])

@@ -23,6 +23,7 @@ This course's CPU version: 63 and 127 pixels, a narrower AlexNet-like network wi
 from __future__ import annotations
 
 import time
+import weakref
 
 import cv2
 import keras
@@ -281,6 +282,9 @@ class TemplateMatchingTracker(_BaseTracker):
         return self.box.copy()
 
 
+_FORWARD = weakref.WeakKeyDictionary()  # embedding -> its compiled forward pass
+
+
 class Tracker(_BaseTracker):
     """SiamFC's tracker around a trained embedding phi (Bertinetto et al. 2016, section 2.4 and 4).
 
@@ -315,11 +319,18 @@ class Tracker(_BaseTracker):
 
     @staticmethod
     def _compiled(embedding):
+        # One compiled forward pass per embedding, shared by every tracker built on it: tracing costs far more than
+        # a frame, and an evaluation builds a tracker per video and setting.
+        if embedding in _FORWARD:
+            return _FORWARD[embedding]
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf  # a graph-compiled forward pass is several times faster per frame
 
-            return tf.function(lambda x: embedding(x, training=False), reduce_retracing=True)
-        return lambda x: embedding(x, training=False)
+            forward = tf.function(lambda x: embedding(x, training=False), reduce_retracing=True)
+        else:
+            forward = lambda x: embedding(x, training=False)  # noqa: E731
+        _FORWARD[embedding] = forward
+        return forward
 
     def init(self, frame, box) -> None:
         frame = _check_frame(frame)
