@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 LINK = re.compile(r"\(notebooks/([^)\s]+\.ipynb)\)")
@@ -111,3 +113,25 @@ def test_times_table_gives_both_modes_totals_and_busy_runs():
     assert "| **total** | 6.0 min (2 of 3 notebooks, not all quiet) | 0.5 min (1 of 3 notebooks) |" in text
     assert "Runs from 2026-12-02 to 2026-12-03 on a CPU, 2 cores, Linux." in text
 
+
+
+def test_runtime_sentence_is_rewritten_between_its_markers():
+    import json
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import results
+
+    machine = "a CPU, 2 cores"
+    full = {"seconds": 250.0, "load": [0.1, 2.0], "machine": machine}
+    fast = {"seconds": 41.0, "load": [4.0, 2.0], "machine": machine}
+    sentence = results.runtime_sentence(full, fast)
+    assert sentence == ("**Run time**, as last recorded by `make run` on a 2-core CPU: full mode 4.2 min; "
+                        "fast mode (`CVLIB_FAST=1`) 41 s (on a busy machine).")
+    assert "full mode not recorded yet" in results.runtime_sentence(None, fast)
+    cell = {"cell_type": "markdown", "source": ["# Title\n", "<!-- runtime:begin -->old<!-- runtime:end -->\n"]}
+    text = json.dumps({"cells": [cell]}, indent=1)
+    new = json.loads(results.rewrite_runtime(text, sentence))
+    assert new["cells"][0]["source"][1] == f"<!-- runtime:begin -->{sentence}<!-- runtime:end -->\n"
+    with pytest.raises(ValueError, match=re.escape("07_x.ipynb: expected one <!-- runtime:begin -->")):
+        results.rewrite_runtime("{}", sentence, "07_x.ipynb")

@@ -7,10 +7,13 @@ average, the figures it recorded and its targets checked. This command
    checked on any clone); the newest run of a notebook replaces the older one;
 2. rewrites the README's sections between ``<!-- results:begin -->`` and ``<!-- results:end -->``
    (figures and targets of the full runs) and between ``<!-- times:begin -->`` and
-   ``<!-- times:end -->`` (every notebook's full and fast wall time) from that record, so no figure
-   or time appears there that a run did not record. ``make bench`` prints the same times table.
+   ``<!-- times:end -->`` (every notebook's full and fast wall time), and the run-time sentence
+   between ``<!-- runtime:begin -->`` and ``<!-- runtime:end -->`` in each notebook's title cell,
+   from that record, so no figure or time appears there that a run did not record. ``make bench``
+   prints the same times table.
 
-``--check`` only verifies that the README's sections are what the record gives (the tests call it).
+``--check`` only verifies that the README's sections and the notebooks' run times are what the
+record gives (the tests call it).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ FAST_RECORD = ROOT / "results" / "fast_runs.json"
 README = ROOT / "README.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 TIMES = ("<!-- times:begin -->", "<!-- times:end -->")
+RUNTIME = ("<!-- runtime:begin -->", "<!-- runtime:end -->")  # in each notebook's title cell
 # A notebook's own TensorFlow threads keep every core busy, so a quiet run's 1-minute load average is up
 # to the machine's number of cores; more means something else shared it.
 SPARE_LOAD = 0.5
@@ -128,6 +132,30 @@ def times_table(full: dict, fast: dict, notebooks: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def runtime_sentence(full_row: dict | None, fast_row: dict | None) -> str:
+    """The run-time sentence of a notebook's title cell, from its latest recorded full and fast runs (one line)."""
+    parts = []
+    for row, mode in ((full_row, "full mode"), (fast_row, "fast mode (`CVLIB_FAST=1`)")):
+        if row is None:
+            parts.append(f"{mode} not recorded yet")
+        else:
+            parts.append(f"{mode} {_duration(row['seconds'])}{'' if _quiet(row) else ' (on a busy machine)'}")
+    return f"**Run time**, as last recorded by `make run` on a 2-core CPU: {'; '.join(parts)}."
+
+
+def rewrite_runtime(text: str, sentence: str, name: str = "notebook") -> str:
+    """``text`` (a notebook file's JSON) with the sentence between the ``RUNTIME`` markers replaced."""
+    begin, end = RUNTIME
+    if text.count(begin) != 1 or text.count(end) != 1:
+        raise ValueError(f"{name}: expected one {begin} ... {end} in its title cell")
+    escaped = json.dumps(sentence)[1:-1]  # the sentence sits inside a JSON string of the notebook file
+    return re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: begin + escaped + end, text)
+
+
 def rewrite(readme: str, section: str, markers: tuple[str, str] = (BEGIN, END)) -> str:
     """``readme`` with the text between the ``markers`` replaced by ``section``."""
     begin, end = markers
@@ -166,17 +194,28 @@ def main(argv=None) -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(kept[mode], indent=2) + "\n")
     readme = readme_path.read_text()
-    notebooks = [p.stem for p in (ROOT / "notebooks").glob("*.ipynb")]
+    notebook_paths = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    notebooks = [p.stem for p in notebook_paths]
     wanted = rewrite(readme, table(kept["full"], notebooks))
     wanted = rewrite(wanted, times_table(kept["full"], kept["fast"], notebooks), TIMES)
+    stale = [readme_path.name] if wanted != readme else []
+    for path in notebook_paths:
+        text = path.read_text(encoding="utf-8")
+        sentence = runtime_sentence(kept["full"].get(path.stem), kept["fast"].get(path.stem))
+        new = rewrite_runtime(text, sentence, path.name)
+        if new != text:
+            stale.append(path.name)
+            if not args.check:
+                path.write_text(new, encoding="utf-8")
     if args.check:
-        if wanted != readme:
-            print(f"{readme_path}: the results or times section differs from {paths['full']} and {paths['fast']}; "
+        if stale:
+            print(f"{', '.join(stale)}: run times or results differ from {paths['full']} and {paths['fast']}; "
                   "run `make results`", file=sys.stderr)
             return 1
         return 0
     readme_path.write_text(wanted)
-    print(f"{len(kept['full'])} full and {len(kept['fast'])} fast runs in results/; README results and times rewritten")
+    changed = ", ".join(stale) or "nothing"
+    print(f"{len(kept['full'])} full and {len(kept['fast'])} fast runs in results/; rewrote {changed}")
     return 0
 
 
