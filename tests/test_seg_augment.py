@@ -51,6 +51,24 @@ def test_resampling_keeps_labels_and_images_aligned(scene, step):
             assert inner.sum() >= 0.5 * (lab == c).sum()
 
 
+@pytest.mark.parametrize("size", [(1, 1), (3, 2), (40, 40), (48, 61), (75, 52)])
+def test_scale_crop_zooms_exactly_as_scipy_ndimage(size):
+    # scale_crop zooms axis by axis with cached weights; it must give scipy.ndimage.zoom's numbers
+    from scipy import ndimage
+
+    rng = np.random.default_rng(4)
+    for shape in [(48, 48, 3), (5, 7, 2), (1, 1, 1)]:
+        image = rng.uniform(0, 255, shape).astype(np.float32)
+        labels = rng.integers(0, 9, shape[:2])
+        target = size if shape != (1, 1, 1) else (2, 3)
+        zoom = (target[0] / shape[0], target[1] / shape[1])
+        expected = ndimage.zoom(image, (*zoom, 1), order=1, grid_mode=True, mode="grid-constant")
+        assert np.allclose(A._zoom_image(image, target), expected, atol=1e-3)
+        rows, cols = A._nearest_index(shape[0], target[0]), A._nearest_index(shape[1], target[1])
+        assert np.array_equal(labels[np.ix_(rows, cols)], ndimage.zoom(labels, zoom, order=0, grid_mode=True,
+                                                                        mode="nearest"))
+
+
 def test_elastic_with_zero_sigma_is_the_identity(scene):
     image, labels = scene
     img, lab = A.elastic_deform(image, labels, np.random.default_rng(0), sigma=0.0)

@@ -178,6 +178,46 @@ def test_boundary_f1_counts_the_image_border_as_no_edge():
     assert np.isnan(S.boundary_f1(full, full, 2))  # no outline anywhere: nothing to score
 
 
+def _boundary_f1_by_distance_transform(truth, pred, tolerance, ignore_index=None):
+    """The textbook definition, one image and one class at a time (scipy's Euclidean distance transform)."""
+    from scipy import ndimage
+
+    def outline(mask):
+        return mask & ~ndimage.binary_erosion(mask, border_value=1)
+
+    scores = []
+    for t, p in zip(truth, pred):
+        for c in np.union1d(np.unique(t), np.unique(p)):
+            if c == ignore_index:
+                continue
+            bt, bp = outline(t == c), outline(p == c)
+            if not bt.any() and not bp.any():
+                continue
+            if not bt.any() or not bp.any():
+                scores.append(0.0)
+                continue
+            precision = (ndimage.distance_transform_edt(~bt) <= tolerance)[bp].mean()
+            recall = (ndimage.distance_transform_edt(~bp) <= tolerance)[bt].mean()
+            scores.append(0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall))
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+@pytest.mark.parametrize("tolerance", [0, 1, 1.5, 2, 3.2, 4, 6.5])
+def test_boundary_f1_matches_the_distance_transform_definition(tolerance):
+    rng = np.random.default_rng(int(tolerance * 10))
+    from scipy import ndimage
+
+    # blobby maps with 4 classes, one image where a class fills everything, one ignored label
+    truth = ndimage.zoom(rng.integers(0, 4, (5, 6, 6)), (1, 6, 7), order=0)
+    pred = np.where(rng.random(truth.shape) < 0.9, truth, rng.integers(0, 4, truth.shape))
+    pred[1] = ndimage.shift(truth[1], (2, -1), order=0, mode="nearest")
+    truth[2], pred[2] = 1, 1
+    for ignore in (None, 3):
+        expected = _boundary_f1_by_distance_transform(truth, pred, tolerance, ignore)
+        got = S.boundary_f1(truth, pred, 4, tolerance=tolerance, ignore_index=ignore)
+        assert got == pytest.approx(expected, abs=1e-12)
+
+
 # --------------------------------------------------------------------------- bad input
 
 
