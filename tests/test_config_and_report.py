@@ -99,6 +99,22 @@ def test_importing_config_imports_tensorflow_without_its_banner():
         assert noise not in done.stderr, done.stderr
 
 
+@pytest.mark.parametrize(("setting", "expected"), [(None, True), ("0", False), ("1", True)])
+def test_importing_config_turns_on_onednn_unless_the_environment_says_otherwise(setting, expected):
+    import os
+    import subprocess
+    import sys
+
+    script = ("import cvlib.config\n"
+              "from tensorflow.python.util import _pywrap_util_port\n"
+              "print(_pywrap_util_port.IsMklEnabled())")  # TensorFlow's own answer: are its oneDNN kernels on?
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if setting is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = setting
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
+    assert done.stdout.strip() == str(expected), done.stderr
+
+
 def test_machine_names_the_cores_and_python():
     import os
     import platform

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 
 import nibabel as nib
@@ -62,6 +63,25 @@ def test_write_phantoms_writes_once(phantoms):
     stamp = manifest.stat().st_mtime_ns
     assert ct.write_phantoms(phantoms, n=4, seed=3, shape=SMALL, verbose=False) == phantoms
     assert manifest.stat().st_mtime_ns == stamp, "a complete set must be reused, not rewritten"
+
+
+def test_write_phantoms_rewrites_a_set_from_another_generator_version(tmp_path):
+    root = ct.write_phantoms(tmp_path / "set", n=2, seed=3, shape=SMALL, verbose=False)
+    manifest = root / "manifest.json"
+    spec = json.loads(manifest.read_text())
+    spec["spec"]["generator"] = "cvlib.data.ct.phantom/1"  # as written before lesions kept their thickness
+    manifest.write_text(json.dumps(spec))
+    ct.write_phantoms(root, n=2, seed=3, shape=SMALL, verbose=False)
+    assert json.loads(manifest.read_text())["spec"]["generator"] != "cvlib.data.ct.phantom/1"
+
+
+def test_lesions_occupy_the_same_share_of_the_volume_at_any_resolution():
+    """Half the voxels along every axis (slices included) must not make the lesions thinner than they are wide."""
+    def share(shape):
+        return np.mean([ct.phantom(1, seed=[5, i], shape=shape)[2].mean() for i in range(8)])
+
+    ratio = share(SMALL) / share(ct.NATIVE_SHAPE)
+    assert 0.75 < ratio < 1.33, f"lesions fill {ratio:.2f} times the share at {SMALL} that they fill at full size"
 
 
 def test_default_phantom_dir_is_keyed_by_seed_count_and_shape(tmp_path, monkeypatch):

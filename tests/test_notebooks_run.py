@@ -29,11 +29,6 @@ import run_notebooks
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 CELL_LIMIT, NOTEBOOK_LIMIT = run_notebooks.LIMITS["fast"]  # seconds, as make run FAST=1 allows
-# Notebooks that train a model without a fast-mode floor yet, and why. The test fails when one of them declares a
-# fast-mode target, so this list cannot outlive the gap it names.
-WITHOUT_FAST_FLOOR = {
-    "06_3d_cnn_ct": "80 scans and 3 epochs do not learn yet (validation AUC 0.53, test AUC 0.39 on seed 0)",
-}
 
 
 def _run(path: Path, out: Path, stop_at_first_fit: bool):
@@ -54,10 +49,7 @@ def test_runs_in_fast_mode_passing_every_check_and_target_and_again_the_same(pat
     passed, failed, points, max_points, failures = grade.score(nb)
     assert passed > 0 and failed == 0 and points == max_points, f"{path.name}: checks failed: {failures}"
     rows, problems = run_notebooks.check_targets(path.stem, tmp_path / "first", "fast")
-    if path.stem in WITHOUT_FAST_FLOOR:
-        assert not rows, f"{path.name} declares fast-mode targets now: take it out of WITHOUT_FAST_FLOOR"
-    else:
-        assert rows, f"{path.name}: declares no fast-mode target"
+    assert rows, f"{path.name}: declares no fast-mode target"
     assert not problems, f"{path.name}: {'; '.join(problems)}"
 
     digest = written(tmp_path / "first")

@@ -27,7 +27,8 @@ posterior wall (gravity; of random strength) and Gaussian noise of 8-30 HU.
 
 A **positive** scan (label 1, folder ``CT-23``) also carries 2-6 lesions: ground-glass
 opacities (GGO, -700 to -450 HU, patchy edges, vessels visible through them) and
-consolidations (-150 to 30 HU), 6-14 voxels in radius, anywhere in either lung.
+consolidations (-150 to 30 HU), 6-14 voxels in radius in the axial plane (0.35-0.6 times as many
+slices, twice as thick, along the body axis), anywhere in either lung.
 
 A **negative** scan (label 0, folder ``CT-0``) carries *confounders with the same
 HU mass*: the generator draws a lesion set exactly as for a positive, measures how
@@ -452,7 +453,10 @@ class _Scan:
         out = []
         for _ in range(int(rng.integers(2, 7))):
             r = rng.uniform(6, 14) * s
-            radii = np.array([r * rng.uniform(0.7, 1.3), r * rng.uniform(0.7, 1.3), r * rng.uniform(0.35, 0.6) * sz])
+            # r is in this grid's pixels (r / s native ones); along the body axis 0.35-0.6 times as many native
+            # slices, as slices are thicker than pixels are wide, scaled by this grid's slices (sz)
+            rx, ry = r * rng.uniform(0.7, 1.3), r * rng.uniform(0.7, 1.3)  # drawn before the thickness, as always
+            radii = np.array([rx, ry, r / s * rng.uniform(0.35, 0.6) * sz])
             center = self.random_lung_point(margin=0.3 * r)
             sl, g = _box(center, radii, self.shape)
             if sl is None:
@@ -616,7 +620,9 @@ def phantom(label: int, seed=0, shape: Sequence[int] = NATIVE_SHAPE):
     ``label`` 1 draws lesions (GGO, consolidation), 0 draws confounders of the same HU
     mass; ``seed`` is anything ``np.random.default_rng`` takes (``write_phantoms`` uses
     ``[seed, i]``). ``spacing`` is the voxel size in mm; ``lesion_mask`` is a boolean
-    ``shape`` array (all False for a negative).
+    ``shape`` array (all False for a negative). Sizes in voxels are those of ``NATIVE_SHAPE``
+    scaled with ``shape``: at ``(64, 64, 24)`` every structure spans half as many voxels along
+    each axis, and the voxels are twice as large.
     """
     if label not in (0, 1):
         raise ValueError(f"label: expected 0 (normal) or 1 (lesions), got {label!r}")
@@ -665,7 +671,7 @@ def write_phantoms(root=None, n: int = 200, seed: int = 0, shape: Sequence[int] 
     shape = tuple(int(v) for v in shape)
     root = Path(root) if root is not None else phantom_dir(n, seed, shape)
     manifest = root / "manifest.json"
-    spec = {"generator": "cvlib.data.ct.phantom/1", "n": int(n), "seed": int(seed), "shape": list(shape)}
+    spec = {"generator": "cvlib.data.ct.phantom/2", "n": int(n), "seed": int(seed), "shape": list(shape)}
     if manifest.exists():
         try:
             if json.loads(manifest.read_text()).get("spec") == spec:
