@@ -14,7 +14,8 @@ Three views of the same question, "which input pixels can change this unit?":
 
   so ten stacked 3x3 stride-1 convolutions see ``1 + 10 * 2 = 21`` pixels. The field of output
   unit ``i`` spans input pixels ``u + i j`` to ``u + i j + r - 1`` (inclusive), rows and columns
-  separately (non-square kernels and strides are supported).
+  separately (non-square kernels and strides are supported). The same holds, axis by axis, for 1-D
+signals and 3-D volumes: every value below is a tuple with one entry per spatial axis.
 - :func:`measure` finds the same region empirically: the input pixels where the gradient of one
   output unit is non-zero, computed with ``tf.GradientTape`` on a *linear, positive twin* of the
   model (see below), so the two must agree exactly.
@@ -35,15 +36,18 @@ jump; the merged field is the bounding box of the branches' fields (for centred 
 largest of them). Where the branches' fields differ, the row says so (``paths_disagree``) and
 lists them.
 
-Layers understood: ``InputLayer``; ``Conv2D``, ``DepthwiseConv2D``, ``SeparableConv2D`` (any
-kernel, stride, dilation, ``"same"``/``"valid"``); ``MaxPooling2D``, ``AveragePooling2D``;
-``GlobalAveragePooling2D``/``GlobalMaxPooling2D`` (the whole input: the union of every unit of
-the layer below); ``ZeroPadding2D``, ``Cropping2D``; pointwise layers (activations,
+Layers understood, in 1-D, 2-D and 3-D (``Conv1D``, ``Conv2D``, ``Conv3D``, ...): ``InputLayer``;
+``ConvND``, ``DepthwiseConvND``, ``SeparableConvND`` (any kernel, stride, dilation,
+``"same"``/``"valid"``); ``MaxPoolingND``, ``AveragePoolingND``; ``GlobalAveragePoolingND``/
+``GlobalMaxPoolingND`` (the whole input: the union of every unit of the layer below);
+``ZeroPaddingND``, ``CroppingND``; pointwise layers (activations,
 ``BatchNormalization`` at inference, ``LayerNormalization``/``GroupNormalization`` over channels,
 dropout and noise, ``Rescaling``, ``Normalization``, ``Identity``, and ``Dense`` on a feature
 map, which acts on channels only); merges; nested functional/Sequential models. Anything else
 (``Flatten``, ``Reshape``, ``UpSampling2D``, transposed convolutions, custom layers) raises a
 ``ValueError`` that names the layer, rather than returning a wrong number. Channels-last only.
+:func:`compute` and :func:`measure` take 1-D, 2-D and 3-D models; :func:`effective_receptive_field` and
+:func:`plot_field` are for images.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ __all__ = [
     "plot_field",
 ]
 
-Pair = tuple[int, int]
+Pair = tuple[int, ...]  # one value per spatial axis: (rows, columns) for images, (X, Y, Z) for volumes
 
 
 # --------------------------------------------------------------------------------------------
@@ -75,7 +79,7 @@ Pair = tuple[int, int]
 
 @dataclass(frozen=True)
 class Field:
-    """The receptive field of one layer's units, in input pixels, as (rows, columns) pairs.
+    """The receptive field of one layer's units in input pixels, one value per spatial axis (rows, columns).
 
     ``size`` is the field's extent, ``jump`` the distance between neighbouring units' fields,
     ``start`` the first input row/column of unit (0, 0)'s field (negative: it reaches into
@@ -100,29 +104,33 @@ class Field:
     note: str = ""
 
     @property
-    def center(self) -> tuple[float, float]:
+    def center(self) -> tuple[float, ...]:
         """Input coordinates (row, column) of the centre of unit (0, 0)'s field."""
         return tuple(u + (r - 1) / 2 for u, r in zip(self.start, self.size))
 
-    def box(self, position: Pair = (0, 0), clip_to: Pair | None = None) -> tuple[int, int, int, int]:
+    def box(self, position: Pair | None = None, clip_to: Pair | None = None) -> tuple[int, ...]:
         """Inclusive pixel box ``(top, left, bottom, right)`` seen by the unit at ``position`` (row, col).
 
-        With ``clip_to=(H, W)`` the box is cut to the image (what a gradient can reveal).
+        In general the first input index along each axis, then the last: ``(x0, y0, z0, x1, y1, z1)``
+        for a volume. ``position`` defaults to unit 0; with ``clip_to=(H, W)`` the box is cut to the
+        image (what a gradient can reveal).
         """
-        if len(position) != 2:
-            raise ValueError(f"position: expected (row, column), got {position!r}")
-        top, left = (u + int(p) * j for u, p, j in zip(self.start, position, self.jump))
-        bottom, right = top + self.size[0] - 1, left + self.size[1] - 1
+        rank = len(self.size)
+        position = (0,) * rank if position is None else tuple(position)
+        if len(position) != rank:
+            raise ValueError(f"position: expected {rank} indices (one per spatial axis), got {position!r}")
+        first = [u + int(p) * j for u, p, j in zip(self.start, position, self.jump)]
+        last = [a + r - 1 for a, r in zip(first, self.size)]
         if clip_to is not None:
-            h, w = clip_to
-            top, left, bottom, right = max(top, 0), max(left, 0), min(bottom, h - 1), min(right, w - 1)
-        return int(top), int(left), int(bottom), int(right)
+            first = [max(a, 0) for a in first]
+            last = [min(b, n - 1) for b, n in zip(last, clip_to)]
+        return tuple(int(v) for v in (*first, *last))
 
 
 class ReceptiveFields(Mapping):
     """Every layer's :class:`Field`, in graph order, by layer name (``fields["block5_pool"]``)."""
 
-    def __init__(self, rows: list[Field], input_size: tuple[int | None, int | None]):
+    def __init__(self, rows: list[Field], input_size: tuple[int | None, ...]):
         self.rows = list(rows)
         self.input_size = input_size
         self._by_name = {row.name: row for row in self.rows}
@@ -143,12 +151,12 @@ class ReceptiveFields(Mapping):
         rows = self.rows if names is None else [self[n] for n in names]
 
         def pair(p):
-            return "-" if p is None else (f"{p[0]}" if p[0] == p[1] else f"{p[0]}x{p[1]}")
+            return "-" if p is None else (f"{p[0]}" if len(set(p)) == 1 else "x".join(str(v) for v in p))
 
         lines = [f"{'layer':<28} {'type':<22} {'kernel':>6} {'stride':>6} {'dil':>4} {'size':>9} {'jump':>5} "
                  f"{'start':>8}  note"]
         for f in rows:
-            start = pair(f.start) if f.start[0] == f.start[1] else f"{f.start[0]},{f.start[1]}"
+            start = pair(f.start) if len(set(f.start)) == 1 else ",".join(str(v) for v in f.start)
             lines.append(f"{f.name[:28]:<28} {f.type[:22]:<22} {pair(f.kernel):>6} {pair(f.stride):>6} "
                          f"{pair(f.dilation):>4} {pair(f.size):>9} {pair(f.jump):>5} {start:>8}  {f.note}")
         return "\n".join(lines)
@@ -173,7 +181,7 @@ class _State:
     size: Pair
     jump: Pair
     start: Pair
-    n: tuple[int | None, int | None]
+    n: tuple[int | None, ...]
     spatial: bool = True          # False after global pooling without keepdims
     branches: tuple = ()          # (size, start, from_layer) per merged path, for notes
 
@@ -213,13 +221,24 @@ def _nodes(graph) -> list:
     return ordered
 
 
-def _pair(value, name: str) -> Pair:
+def _per_axis(value, name: str, rank: int) -> Pair:
+    """An int or a tuple of ``rank`` ints (a layer's kernel_size, strides, ...) as a tuple of ``rank`` ints."""
     if isinstance(value, int):
-        return (value, value)
+        return (value,) * rank
     value = tuple(int(v) for v in value)
-    if len(value) != 2:
-        raise ValueError(f"{name}: expected 2 spatial values, got {value}")
+    if len(value) != rank:
+        raise ValueError(f"{name}: expected {rank} spatial values, got {value}")
     return value
+
+
+def _before_after(amounts, rank: int) -> list[tuple[int, int]]:
+    """A padding or cropping layer's amounts as (before, after) per spatial axis.
+
+    Keras stores ``(a, b)`` for 1-D layers and ``((a, b), (c, d), ...)`` for 2-D and 3-D ones.
+    """
+    if rank == 1 and len(amounts) == 2 and all(isinstance(v, (int, np.integer)) for v in amounts):
+        amounts = (amounts,)
+    return [(int(a), int(b)) for a, b in amounts]
 
 
 def _same_pad(n: int | None, k: int, s: int, where: str) -> int:
@@ -243,13 +262,15 @@ def _out_size(n, k, s, padding):
 
 _POINTWISE = (
     "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "BatchNormalization", "LayerNormalization",
-    "GroupNormalization", "UnitNormalization", "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
+    "GroupNormalization", "UnitNormalization", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+    "GaussianNoise", "GaussianDropout",
     "AlphaDropout", "ActivityRegularization", "Rescaling", "Normalization", "Identity",
 )
 _MERGES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate")
-_CONVS = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D")
-_POOLS = ("MaxPooling2D", "AveragePooling2D")
-_GLOBAL_POOLS = ("GlobalAveragePooling2D", "GlobalMaxPooling2D")
+_CONVS = ("Conv1D", "Conv2D", "Conv3D", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D")
+_POOLS = ("MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D")
+_GLOBAL_POOLS = ("GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
+                 "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D")
 
 
 def _kind(layer) -> str:
@@ -258,12 +279,11 @@ def _kind(layer) -> str:
     L = keras.layers
     checks = [
         ("transpose", (L.Conv2DTranspose, L.Conv1DTranspose, L.Conv3DTranspose)),
-        ("conv", (L.Conv2D, L.DepthwiseConv2D, L.SeparableConv2D)),
-        ("conv_nd", (L.Conv1D, L.Conv3D, L.DepthwiseConv1D, L.SeparableConv1D)),
-        ("pool", (L.MaxPooling2D, L.AveragePooling2D)),
-        ("global_pool", (L.GlobalAveragePooling2D, L.GlobalMaxPooling2D)),
-        ("pad", (L.ZeroPadding2D,)),
-        ("crop", (L.Cropping2D,)),
+        ("conv", tuple(getattr(L, n) for n in _CONVS)),
+        ("pool", tuple(getattr(L, n) for n in _POOLS)),
+        ("global_pool", tuple(getattr(L, n) for n in _GLOBAL_POOLS)),
+        ("pad", (L.ZeroPadding1D, L.ZeroPadding2D, L.ZeroPadding3D)),
+        ("crop", (L.Cropping1D, L.Cropping2D, L.Cropping3D)),
         ("merge", tuple(getattr(L, n) for n in _MERGES)),
         ("dense", (L.Dense,)),
         ("pointwise", tuple(getattr(L, n) for n in _POINTWISE if hasattr(L, n))),
@@ -295,10 +315,10 @@ def _check_channels_last(layer):
                          "supported; build the model channels-last")
 
 
-def _spatial_axes_only_channels(layer, axis) -> bool:
-    """True when ``axis`` (int or tuple) names only the channel axis of a rank-4 tensor."""
+def _spatial_axes_only_channels(layer, axis, rank: int) -> bool:
+    """True when ``axis`` (int or tuple) names only the channel axis of a (batch, *spatial, channels) tensor."""
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    return all(a in (-1, 3) for a in axes)
+    return all(a in (-1, rank + 1) for a in axes)
 
 
 def _step(layer, node, states: list, name: str):
@@ -308,11 +328,10 @@ def _step(layer, node, states: list, name: str):
     bad = next((s for s in states if isinstance(s, _Unknown)), None)
     if bad is not None:
         return bad, None
-    if kind in ("unknown", "transpose", "conv_nd"):
+    if kind in ("unknown", "transpose"):
         why = {
             "transpose": "a transposed convolution upsamples, so its units sit a fraction of a pixel apart "
                          "(a jump below 1); not supported",
-            "conv_nd": "only 2-D layers are supported",
         }.get(kind, "")
         return _Unknown(_unknown_message(layer, why)), None
 
@@ -328,20 +347,22 @@ def _step(layer, node, states: list, name: str):
         return _Unknown(_unknown_message(layer, "it follows global pooling, where no spatial layout is left")), None
 
     _check_channels_last(layer)
+    rank = len(x.n)
     if kind in ("pointwise", "dense"):
         if kind == "pointwise":
             axis = getattr(layer, "axis", -1)
             if typ in ("LayerNormalization", "UnitNormalization", "Softmax") and not _spatial_axes_only_channels(
-                    layer, axis):
+                    layer, axis, rank):
                 return _Unknown(_unknown_message(layer, f"it normalises over axis {axis}, which mixes positions")), None
         return x, Field(name, typ, x.size, x.jump, x.start, output_size=x.n)
 
     if kind in ("conv", "pool"):
         if kind == "conv":
-            k, s, d = _pair(layer.kernel_size, "kernel_size"), _pair(layer.strides, "strides"), _pair(
-                layer.dilation_rate, "dilation_rate")
+            k, s, d = (_per_axis(layer.kernel_size, "kernel_size", rank), _per_axis(layer.strides, "strides", rank),
+                       _per_axis(layer.dilation_rate, "dilation_rate", rank))
         else:
-            k, s, d = _pair(layer.pool_size, "pool_size"), _pair(layer.strides, "strides"), (1, 1)
+            k, s, d = (_per_axis(layer.pool_size, "pool_size", rank), _per_axis(layer.strides, "strides", rank),
+                       (1,) * rank)
         padding = layer.padding.lower()
         if padding not in ("same", "valid"):
             return _Unknown(_unknown_message(layer, f"padding {padding!r} is not supported")), None
@@ -359,12 +380,11 @@ def _step(layer, node, states: list, name: str):
                           output_size=n_out)
 
     if kind in ("pad", "crop"):
-        amounts = layer.padding if kind == "pad" else layer.cropping
-        (top, bottom), (left, right) = (tuple(int(v) for v in a) for a in amounts)
+        amounts = _before_after(layer.padding if kind == "pad" else layer.cropping, rank)
         sign = 1 if kind == "pad" else -1
-        before = (top, left)
+        before = tuple(a for a, _ in amounts)
         start = tuple(u - sign * b * j for u, b, j in zip(x.start, before, x.jump))
-        n_out = tuple(None if n is None else n + sign * (a + b) for n, a, b in zip(x.n, (top, left), (bottom, right)))
+        n_out = tuple(None if n is None else n + sign * (a + b) for n, (a, b) in zip(x.n, amounts))
         out = _State(x.size, x.jump, start, n_out)
         return out, Field(name, typ, x.size, x.jump, start, pad=tuple(sign * b for b in before), output_size=n_out,
                           note="shifts the field" if any(before) else "")
@@ -375,9 +395,9 @@ def _step(layer, node, states: list, name: str):
                              "this model leaves open; pass input_size=(H, W)")
         size = tuple(r + (n - 1) * j for r, n, j in zip(x.size, x.n, x.jump))
         keep = bool(getattr(layer, "keepdims", False))
-        out = _State(size, x.jump, x.start, (1, 1) if keep else (None, None), spatial=keep)
+        out = _State(size, x.jump, x.start, (1,) * rank if keep else (None,) * rank, spatial=keep)
         return out, Field(name, typ, size, x.jump, x.start, kernel=x.n, padding="valid",
-                          output_size=(1, 1) if keep else None,
+                          output_size=(1,) * rank if keep else None,
                           note="global: the union of the fields of every unit below")
 
     raise AssertionError(kind)  # pragma: no cover
@@ -388,7 +408,8 @@ def _merge(layer, states: list, name: str):
     spatial = {s.spatial for s in states}
     if len(spatial) > 1:
         return _Unknown(_unknown_message(layer, "it merges a feature map with a globally pooled vector")), None
-    if typ == "Concatenate" and states[0].spatial and not _spatial_axes_only_channels(layer, layer.axis):
+    if typ == "Concatenate" and states[0].spatial and not _spatial_axes_only_channels(layer, layer.axis,
+                                                                                       len(states[0].n)):
         return _Unknown(_unknown_message(layer, f"it concatenates along axis {layer.axis}, a spatial axis")), None
     jumps = {s.jump for s in states}
     if len(jumps) > 1:
@@ -396,14 +417,15 @@ def _merge(layer, states: list, name: str):
             f"layer {layer.name!r} ({typ}): its inputs have different jumps {sorted(jumps)}, so the union of "
             "their fields changes from unit to unit; no single receptive field describes it"
         )
-    first = tuple(min(s.start[a] for s in states) for a in range(2))
-    last = tuple(max(s.start[a] + s.size[a] - 1 for s in states) for a in range(2))
+    axes = range(len(states[0].start))
+    first = tuple(min(s.start[a] for s in states) for a in axes)
+    last = tuple(max(s.start[a] + s.size[a] - 1 for s in states) for a in axes)
     size = tuple(b - a + 1 for a, b in zip(first, last))
     branches = tuple((s.size, s.start) for s in states)
     disagree = len(set(branches)) > 1
     note = ""
     if disagree:
-        shown = ", ".join(f"{r[0]}" if r[0] == r[1] else f"{r[0]}x{r[1]}" for r, _ in branches)
+        shown = ", ".join(f"{r[0]}" if len(set(r)) == 1 else "x".join(map(str, r)) for r, _ in branches)
         centred = len({tuple(u + (r - 1) / 2 for u, r in zip(st, sz)) for sz, st in branches}) == 1
         note = (f"paths disagree ({shown}); reporting the "
                 + ("largest" if centred else "bounding box of their union"))
@@ -471,25 +493,29 @@ def _input_state(graph, input_size) -> tuple[_State, tuple]:
     if len(graph.inputs) != 1:
         raise ValueError(f"model: expected one image input, got {len(graph.inputs)} inputs")
     shape = tuple(graph.inputs[0].shape)
-    if len(shape) != 4:
-        raise ValueError(f"model: expected an image input of shape (batch, H, W, C), got {shape}")
-    n = shape[1:3]
+    if len(shape) not in (3, 4, 5):
+        raise ValueError(f"model: expected an input of shape (batch, H, W, C), (batch, L, C) or (batch, X, Y, Z, C), "
+                         f"got {shape}")
+    n = shape[1:-1]
+    rank = len(n)
     if input_size is not None:
-        if isinstance(input_size, int):
-            input_size = (input_size, input_size)
-        if len(input_size) != 2 or any(not isinstance(v, (int, np.integer)) or v < 1 for v in input_size):
-            raise ValueError(f"input_size: expected (H, W) positive integers, got {input_size!r}")
+        if isinstance(input_size, (int, np.integer)):
+            input_size = (input_size,) * rank
+        if len(input_size) != rank or any(not isinstance(v, (int, np.integer)) or v < 1 for v in input_size):
+            raise ValueError(f"input_size: expected {rank} positive integers (one per spatial axis), "
+                             f"got {input_size!r}")
         for given, have in zip(input_size, n):
             if have is not None and given != have:
-                raise ValueError(f"input_size: the model's input is {n[0]}x{n[1]}, got {input_size}")
+                raise ValueError(f"input_size: the model's input is {'x'.join(map(str, n))}, got {input_size}")
         n = tuple(int(v) for v in input_size)
-    return _State((1, 1), (1, 1), (0, 0), n), n
+    return _State((1,) * rank, (1,) * rank, (0,) * rank, n), n
 
 
 def compute(model, layer: str | None = None, input_size=None) -> ReceptiveFields:
     """Receptive field, jump and start of every layer of ``model`` (Araujo et al., Distill 2019).
 
-    ``model``: a built Keras functional or Sequential model with one (batch, H, W, C) image input.
+    ``model``: a built Keras functional or Sequential model with one (batch, H, W, C) image input, or
+    a (batch, L, C) signal or a (batch, X, Y, Z, C) volume (every figure then has 1 or 3 values).
     ``layer``: analyse only the layers that feed this one (so a classifier head after it, e.g. a
     ``Flatten``, does not matter). ``input_size=(H, W)``: the input size when the model accepts
     any (needed only for strided 'same' layers and global pooling, see the module notes).
@@ -499,7 +525,7 @@ def compute(model, layer: str | None = None, input_size=None) -> ReceptiveFields
     graph = _functional(model)
     state, n = _input_state(graph, input_size)
     input_name = graph.inputs[0]._keras_history.operation.name
-    rows = [Field(input_name, "InputLayer", (1, 1), (1, 1), (0, 0), output_size=n)]
+    rows = [Field(input_name, "InputLayer", state.size, state.jump, state.start, output_size=n)]
     keep = None
     if layer is not None:
         if not isinstance(layer, str):
@@ -524,6 +550,7 @@ class Measurement:
     """Where one unit's gradient is non-zero in the input.
 
     ``box`` is ``(top, left, bottom, right)``, inclusive pixels; ``size`` its (height, width);
+    (for a volume or a signal, the first indices along each axis then the last, and one size per axis);
     ``gradient`` the (H, W) gradient magnitude summed over input channels; ``support`` the boolean
     map of non-zero pixels; ``density`` the fraction of pixels inside the box that are non-zero
     (below 1 where dilation leaves holes); ``touches_border`` is True when the box reaches the
@@ -532,7 +559,7 @@ class Measurement:
 
     layer: str
     position: Pair | None
-    box: tuple[int, int, int, int]
+    box: tuple[int, ...]
     size: Pair
     gradient: np.ndarray = field(repr=False)
     support: np.ndarray = field(repr=False)
@@ -540,12 +567,13 @@ class Measurement:
     touches_border: bool = False
 
 
-def _linear_twin(layer):
+def _linear_twin(layer, channels: int):
     """A float64 copy of ``layer`` with the same geometry and a linear, monotone map.
 
     Nonlinear or data-dependent layers become linear ones with the same footprint: activations,
     normalisation and dropout become Identity (a dead ReLU or a normalised constant could otherwise
-    zero a gradient that the geometry allows), max pooling becomes average pooling (max routes the
+    zero a gradient that the geometry allows), max pooling becomes average pooling (in 3-D a convolution of the
+    same window, TensorFlow having no float64 3-D average pooling; max routes the
     gradient to one pixel per window), and every merge becomes a sum (a difference could cancel).
     """
     keras = _keras()
@@ -561,14 +589,20 @@ def _linear_twin(layer):
         cfg.pop("quantization_config", None)
         base = next(getattr(L, n) for n in (*_CONVS, "Dense") if isinstance(layer, getattr(L, n)))
         return base.from_config(cfg)
+    # the twin has as many spatial axes: "1D", "2D" or "3D", from the Keras class the layer is (or derives from)
+    nd = next((c.__name__[-2:] for c in type(layer).__mro__ if c.__name__[-2:] in ("1D", "2D", "3D")), "2D")
+    if kind == "pool" and nd == "3D":
+        # TensorFlow has no float64 AvgPool3D on CPU: a convolution with the pool's window, positive weights and
+        # as many channels reaches the same input cells (zeros of "same" padding add nothing either way)
+        return L.Conv3D(channels, layer.pool_size, layer.strides, layer.padding, use_bias=False, dtype=dtype)
     if kind == "pool":
-        return L.AveragePooling2D(layer.pool_size, layer.strides, layer.padding, dtype=dtype)
+        return getattr(L, f"AveragePooling{nd}")(layer.pool_size, layer.strides, layer.padding, dtype=dtype)
     if kind == "global_pool":
-        return L.GlobalAveragePooling2D(keepdims=bool(getattr(layer, "keepdims", False)), dtype=dtype)
+        return getattr(L, f"GlobalAveragePooling{nd}")(keepdims=bool(getattr(layer, "keepdims", False)), dtype=dtype)
     if kind == "pad":
-        return L.ZeroPadding2D(layer.padding, dtype=dtype)
+        return getattr(L, f"ZeroPadding{nd}")(layer.padding, dtype=dtype)
     if kind == "crop":
-        return L.Cropping2D(layer.cropping, dtype=dtype)
+        return getattr(L, f"Cropping{nd}")(layer.cropping, dtype=dtype)
     if kind == "pointwise":
         return L.Identity(dtype=dtype)
     if kind == "merge":
@@ -579,22 +613,23 @@ def _linear_twin(layer):
 def _positive_weights(twin) -> None:
     """Weights that keep every path's contribution positive and the gradient's range inside float64.
 
-    Each spatial tap gets ``1 / sqrt(kh * kw)`` and channel mixing is averaged (``1 / C_in``): the
+    Each spatial tap gets ``1 / sqrt(kh * kw)`` (the product of the kernel's sides, in any number of
+    dimensions) and channel mixing is averaged (``1 / C_in``): the
     gradient's largest value then grows like ``k ** depth`` and its smallest (a field's corner, one
     path) shrinks like ``k ** -depth``, both far from float64's limits for any real network.
     """
     keras = _keras()
     L = keras.layers
-    if isinstance(twin, L.SeparableConv2D):
-        kh, kw, _, _ = twin.depthwise_kernel.shape
-        twin.depthwise_kernel.assign(np.full(twin.depthwise_kernel.shape, 1 / math.sqrt(kh * kw)))
+    if isinstance(twin, (L.SeparableConv1D, L.SeparableConv2D)):
+        taps = math.prod(twin.depthwise_kernel.shape[:-2])
+        twin.depthwise_kernel.assign(np.full(twin.depthwise_kernel.shape, 1 / math.sqrt(taps)))
         twin.pointwise_kernel.assign(np.full(twin.pointwise_kernel.shape, 1 / twin.pointwise_kernel.shape[-2]))
-    elif isinstance(twin, L.DepthwiseConv2D):
-        kh, kw = twin.kernel.shape[:2]
-        twin.kernel.assign(np.full(twin.kernel.shape, 1 / math.sqrt(kh * kw)))
-    elif isinstance(twin, L.Conv2D):
-        kh, kw, cin, _ = twin.kernel.shape
-        twin.kernel.assign(np.full(twin.kernel.shape, 1 / (math.sqrt(kh * kw) * cin)))
+    elif isinstance(twin, (L.DepthwiseConv1D, L.DepthwiseConv2D)):
+        taps = math.prod(twin.kernel.shape[:-2])
+        twin.kernel.assign(np.full(twin.kernel.shape, 1 / math.sqrt(taps)))
+    elif isinstance(twin, (L.Conv1D, L.Conv2D, L.Conv3D)):
+        *kernel, cin, _ = twin.kernel.shape
+        twin.kernel.assign(np.full(twin.kernel.shape, 1 / (math.sqrt(math.prod(kernel)) * cin)))
     elif isinstance(twin, L.Dense):
         twin.kernel.assign(np.full(twin.kernel.shape, 1 / twin.kernel.shape[0]))
     for w in twin.weights:
@@ -615,7 +650,7 @@ def _build_twin(model, inputs, keep: set | None):
             inner = _build_twin(layer, args, None)
             outs = [inner[id(t)] for t in _functional(layer).outputs]
         else:
-            twin = _linear_twin(layer)
+            twin = _linear_twin(layer, int(args[0].shape[-1]))
             out = twin(args if _kind(layer) == "merge" else args[0])
             _positive_weights(twin)
             outs = [out]
@@ -634,7 +669,8 @@ def measure(model, layer: str, position: Pair | None = None, channel: int | None
     positive gradient and every other pixel exactly zero, so the region is the receptive field,
     cut to the image. ``position``: the unit's (row, column), default the centre; ``channel``: one
     output channel, default the sum over channels (the union of their fields, as :func:`compute`
-    reports). ``input_size=(H, W)`` when the model accepts any size.
+    reports). ``input_size=(H, W)`` when the model accepts any size. 1-D and 3-D models work the
+    same way, with one index per spatial axis.
     """
     import tensorflow as tf
 
@@ -654,15 +690,16 @@ def measure(model, layer: str, position: Pair | None = None, channel: int | None
 
     x = tf.ones((1, *n, channels), dtype=tf.float64)
     out_shape = tuple(twin.output.shape)
-    spatial = len(out_shape) == 4
+    rank = len(n)
+    spatial = len(out_shape) == rank + 2
     if spatial:
-        h, w = out_shape[1:3]
+        sides = out_shape[1:-1]
         if position is None:
-            position = ((h - 1) // 2, (w - 1) // 2)
+            position = tuple((side - 1) // 2 for side in sides)
         position = tuple(int(p) for p in position)
-        if len(position) != 2 or not (0 <= position[0] < h and 0 <= position[1] < w):
-            raise ValueError(f"position: expected (row, column) inside the {h}x{w} output of {layer!r}, "
-                             f"got {position}")
+        if len(position) != rank or not all(0 <= p < side for p, side in zip(position, sides)):
+            raise ValueError(f"position: expected {rank} indices inside the {'x'.join(map(str, sides))} output of "
+                             f"{layer!r}, got {position}")
     elif position is not None:
         raise ValueError(f"position: {layer!r} has no spatial layout (global pooling); leave position=None")
     depth = out_shape[-1]
@@ -671,17 +708,19 @@ def measure(model, layer: str, position: Pair | None = None, channel: int | None
     with tf.GradientTape() as tape:
         tape.watch(x)
         y = twin(x)
-        y = y[0, position[0], position[1]] if spatial else y[0]
+        y = y[(0, *position)] if spatial else y[0]
         unit = tf.reduce_sum(y) if channel is None else y[int(channel)]
     grad = np.abs(tape.gradient(unit, x).numpy()[0]).sum(axis=-1)
     support = grad > 0
     if not support.any():  # pragma: no cover - positive weights make this impossible
         raise RuntimeError(f"the gradient of {layer!r} at {position} is zero everywhere")
-    rows, cols = np.flatnonzero(support.any(axis=1)), np.flatnonzero(support.any(axis=0))
-    box = (int(rows[0]), int(cols[0]), int(rows[-1]), int(cols[-1]))
-    size = (box[2] - box[0] + 1, box[3] - box[1] + 1)
-    density = float(support[box[0]:box[2] + 1, box[1]:box[3] + 1].mean())
-    border = box[0] == 0 or box[1] == 0 or box[2] == n[0] - 1 or box[3] == n[1] - 1
+    # the extent of the support along each axis: the indices where any pixel of that slice is reached
+    hits = [np.flatnonzero(support.any(axis=tuple(b for b in range(rank) if b != a))) for a in range(rank)]
+    first, last = [int(h[0]) for h in hits], [int(h[-1]) for h in hits]
+    box = (*first, *last)
+    size = tuple(b - a + 1 for a, b in zip(first, last))
+    density = float(support[tuple(slice(a, b + 1) for a, b in zip(first, last))].mean())
+    border = any(a == 0 or b == side - 1 for a, b, side in zip(first, last, n))
     return Measurement(layer, position, box, size, grad, support, density, bool(border))
 
 

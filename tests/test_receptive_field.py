@@ -369,3 +369,55 @@ def _raise_jumps():
 def test_different_jumps_are_refused():
     with pytest.raises(ValueError, match="different jumps"):
         _raise_jumps()
+
+
+# ---------------------------------------------------------------- volumes and signals: the same rules, axis by axis
+
+
+def test_the_3d_cnn_of_notebook_06_sees_38_voxels_with_its_pooling_counted():
+    from cvlib.models import cnn3d
+
+    model = cnn3d.build_cnn3d((64, 64, 32, 1), filters=(2, 2, 2, 2), dense=4)
+    fields = rf.compute(model)
+    # conv, pool, conv, pool, conv, pool, conv: 1 -> 3 -> 4 -> 8 -> 10 -> 18 -> 22 -> 38
+    assert [fields[n].size[0] for n in ("conv1", "pool1", "conv2", "pool2", "conv3", "pool3", "last_conv")] == [
+        3, 4, 8, 10, 18, 22, 38]
+    assert fields["last_conv"].size == (38, 38, 38) and fields["last_conv"].jump == (8, 8, 8)
+    assert fields["gap"].output_size is None and fields["abnormal"].size == fields["gap"].size
+
+
+def test_a_3d_field_computed_equals_the_measured_one_with_anisotropic_kernels():
+    model = seq((24, 26, 20), L.Conv3D(2, (3, 5, 1), padding="same", name="a"), L.MaxPooling3D((2, 2, 1), name="p"),
+                L.Conv3D(2, 3, dilation_rate=(1, 2, 2), name="b"), L.ReLU(), L.Conv3D(1, (1, 3, 3), strides=2,
+                                                                                    padding="same", name="c"))
+    fields = rf.compute(model)
+    for name in ("a", "p", "b", "c"):
+        measured = rf.measure(model, name)
+        assert not measured.touches_border
+        assert measured.size == fields[name].size, name
+        # the box of the unit measured, as the closed form places it
+        assert measured.box == fields[name].box(measured.position), name
+    # per axis: a (3, 5, 1); pool (2, 2, 1) -> (4, 6, 1), jump (2, 2, 1); b, dilated to (3, 5, 5) -> (8, 14, 5);
+    # c, (1, 3, 3) -> (8, 18, 7)
+    assert fields["c"].size == (8, 18, 7) and fields["c"].jump == (4, 4, 2)
+
+
+def test_a_1d_field_computed_equals_the_measured_one():
+    model = seq((64,), L.Conv1D(2, 5, name="a"), L.AveragePooling1D(3, name="p"), L.ZeroPadding1D((2, 1), name="z"),
+                L.SeparableConv1D(2, 3, dilation_rate=2, name="b"), L.Cropping1D((1, 0), name="c"),
+                L.Conv1D(1, 3, strides=2, name="d"))
+    fields = rf.compute(model)
+    assert fields["d"].size == (5 + 2 + 2 * 2 * 3 + 2 * 3,)
+    for name in ("a", "p", "b", "d"):
+        measured = rf.measure(model, name)
+        assert measured.size == fields[name].size and measured.box == fields[name].box(measured.position), name
+
+
+def test_volume_positions_and_sizes_need_three_values():
+    model = seq((8, 8, 8), L.Conv3D(1, 3, name="a"))
+    with pytest.raises(ValueError, match="3 indices"):
+        rf.measure(model, "a", position=(1, 1))
+    with pytest.raises(ValueError, match="3 positive integers"):
+        rf.compute(seq((None, None, None), L.Conv3D(1, 3, strides=2, padding="same")), input_size=(8, 8))
+    with pytest.raises(ValueError, match="3 indices"):
+        rf.compute(model)["a"].box((0, 0))
