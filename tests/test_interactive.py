@@ -258,6 +258,19 @@ def painter():
     return keras.Model(inputs, keras.layers.Concatenate()([near_positive, near_negative]))
 
 
+def test_predict_masks_gives_the_same_answer_in_one_batch_or_in_several():
+    # one batch goes through predict_on_batch (what a click needs: no per-call set-up), more through predict
+    keras.utils.set_random_seed(3)
+    net = build_click_fcn((16, 16, 5), num_outputs=2, filters=4)
+    chooser = build_selection_net((16, 16, 5), num_outputs=2, filters=4)
+    images = np.random.default_rng(0).integers(0, 255, (5, 16, 16, 3), dtype=np.uint8)
+    clicks = [[(2 + i, 3 + i)] for i in range(5)]
+    one = predict_masks(net, images, clicks, [[]] * 5, selector=chooser)
+    several = predict_masks(net, images, clicks, [[]] * 5, selector=chooser, batch_size=2)
+    assert np.allclose(one[1], several[1], atol=1e-6) and np.array_equal(one[2], several[2])
+    assert np.array_equal(one[0], several[0])
+
+
 def test_predict_masks_and_session(painter):
     image = np.zeros((16, 16, 3), np.uint8)
     masks, probs, choice = predict_masks(painter, image[None], [[(5, 5)]], [[]], output=0)
