@@ -89,7 +89,8 @@ def use_onednn() -> None:
 
     On Linux TensorFlow enables them by default only on CPUs with AVX-512 VNNI, AVX-VNNI or AMX
     (``DefaultOneDnnPolicy`` in ``tensorflow/core/util/port.cc``); elsewhere it uses its own kernels,
-    which train this course's 3D CNN about 3x and its 2D CNNs 10-30% slower on a laptop CPU. The
+    which train this course's 3D CNN about 3x, its U-Net and YOLO 2-3x and small 2D CNNs 10-30% slower
+    on a 2-core AVX2 CPU. The
     same kernels everywhere also keep results alike across machines. It acts only before TensorFlow
     is imported; set the variable to 0 in the environment to compare.
     """

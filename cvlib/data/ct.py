@@ -27,8 +27,8 @@ posterior wall (gravity; of random strength) and Gaussian noise of 8-30 HU.
 
 A **positive** scan (label 1, folder ``CT-23``) also carries 2-6 lesions: ground-glass
 opacities (GGO, -700 to -450 HU, patchy edges, vessels visible through them) and
-consolidations (-150 to 30 HU), 6-14 voxels in radius in the axial plane (0.35-0.6 times as many
-slices, twice as thick, along the body axis), anywhere in either lung.
+consolidations (-150 to 30 HU), 6-14 voxels in radius in the axial plane and 0.35-0.6 times as
+many slices along the body axis (slices are twice as thick as voxels are wide), anywhere in either lung.
 
 A **negative** scan (label 0, folder ``CT-0``) carries *confounders with the same
 HU mass*: the generator draws a lesion set exactly as for a positive, measures how
