@@ -69,6 +69,17 @@ def test_scale_crop_zooms_exactly_as_scipy_ndimage(size):
                                                                         mode="nearest"))
 
 
+@pytest.mark.parametrize(("grid", "shape"), [(3, (48, 48)), (4, (40, 57)), (2, (5, 9))])
+def test_elastic_field_is_scipys_bicubic_zoom_of_the_control_grid(grid, shape):
+    # elastic_deform upsamples the control grid with one cached matrix per axis; it must equal ndimage.zoom
+    from scipy import ndimage
+
+    coarse = np.random.default_rng(grid).normal(0, 3, (grid, grid))
+    rows, cols = A._zoom_matrix(grid, shape[0], 3, "nearest"), A._zoom_matrix(grid, shape[1], 3, "nearest")
+    expected = ndimage.zoom(coarse, (shape[0] / grid, shape[1] / grid), order=3, grid_mode=True, mode="nearest")
+    assert np.allclose(rows @ coarse @ cols.T, expected, atol=1e-9)
+
+
 def test_elastic_with_zero_sigma_is_the_identity(scene):
     image, labels = scene
     img, lab = A.elastic_deform(image, labels, np.random.default_rng(0), sigma=0.0)
