@@ -231,7 +231,11 @@ def test_random_stacks_analytic_equals_measured(spec, n):
             d = 1  # Keras forbids stride and dilation together
         layers.append(L.Conv2D(1, k, strides=s, dilation_rate=d, padding=padding) if kind == "conv"
                       else L.MaxPooling2D(k, strides=s, padding=padding))
-    model = seq((n, n), *layers)
+    try:
+        model = seq((n, n), *layers)
+    except ValueError as error:  # Keras refuses a stack that shrinks the map to nothing while it builds it
+        assert "would be zero or negative" in str(error), error
+        return
     try:
         fields = rf.compute(model)
     except ValueError:
