@@ -16,7 +16,7 @@ JAX_STAMP := $(JAX_SITE)/.installed
 # pytest-xdist: two workers on a 2-core laptop; worksteal evens out the long notebook runs
 WORKERS ?= 2
 
-.PHONY: setup run results test test-jax lab bench assignments grade clean help
+.PHONY: setup run results test test-jax test-compat lab bench assignments grade clean help
 
 help:
 	@echo "make run [NB=01]   execute the notebooks in full mode -> build/REPORT.md (FAST=1: fast mode)"
@@ -27,6 +27,7 @@ help:
 	@echo "make assignments   student versions of the exercise notebooks -> build/assignments/"
 	@echo "make grade SUBMISSIONS=dir   run every submitted notebook, checks passed per student -> build/grades.csv"
 	@echo "make test-jax      the keras.ops unit tests under KERAS_BACKEND=jax (installs JAX for CPU)"
+	@echo "make test-compat   maintainers: unit tests + 3 notebooks on Python 3.11-3.13 and the newest releases -> build/compat/COMPAT.md"
 	@echo "make clean         remove build outputs and caches (keeps .venv and data/)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -61,6 +62,12 @@ $(JAX_STAMP): tools/requirements-jax.txt $(STAMP)
 
 test-jax: $(JAX_STAMP)
 	$(BIN)/python tools/jax_tests.py
+
+# For maintainers (CI runs Python 3.11 only): one environment per Python 3.11 / 3.12 / 3.13 found, with the
+# pinned requirements, and one on 3.11 with the newest releases, under build/compat/; each is reused while its
+# requirements are unchanged. Unit tests and notebooks 01, 13, 08 (fast) run offline in each.
+test-compat:
+	$(PYTHON) tools/compat.py
 
 lab: setup
 	$(BIN)/jupyter lab notebooks
