@@ -1,7 +1,7 @@
 # cvlib course. Two commands on a fresh machine with Python 3.11 and make:
 #   make run    set up .venv, then execute every notebook in full mode (make run NB=01 for one)
 #   make test   set up .venv, then the unit/property/parity tests and every notebook in fast mode, offline
-# For instructors: make assignments (student versions), make grade SUBMISSIONS=dir (grades.csv).
+# For instructors: make assignments (student versions), make grade SUBMISSIONS=dir (grades.csv, feedback pages).
 # make test-jax: the Keras-ops unit tests again under the JAX backend (installs JAX for CPU beside .venv).
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
@@ -25,7 +25,7 @@ help:
 	@echo "make lab           JupyterLab on the course"
 	@echo "make bench         speed and parity benchmarks against the references -> build/BENCH.md"
 	@echo "make assignments   student versions of the exercise notebooks -> build/assignments/"
-	@echo "make grade SUBMISSIONS=dir   run every submitted notebook, checks passed per student -> build/grades.csv"
+	@echo "make grade SUBMISSIONS=dir   run every submitted notebook: points per student and check -> build/grades.csv, build/feedback/"
 	@echo "make test-jax      the keras.ops unit tests under KERAS_BACKEND=jax (installs JAX for CPU)"
 	@echo "make test-compat   maintainers: unit tests + 3 notebooks on Python 3.11-3.13 and the newest releases -> build/compat/COMPAT.md"
 	@echo "make clean         remove build outputs and caches (keeps .venv and data/)"

@@ -1,4 +1,5 @@
-"""``make grade``: crafted submissions (right, wrong, tampered, not a notebook, endless, crashing) graded to a CSV."""
+"""``make grade``: crafted submissions (right, wrong, tampered, cheating, renamed, not a notebook, endless,
+crashing) graded to a CSV with one row per check, and to one HTML feedback page each."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def _cell(source: str, **nbgrader):
 
 
 def reference_notebook():
-    """Two exercises, 3 + 2 points; the second check holds a hidden test."""
+    """Two exercises, 3 + 2 points; the second check holds a hidden test and forbids ``math.hypot``."""
     nb = nbformat.v4.new_notebook(cells=[
         _cell("import math"),
         _cell("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
@@ -32,7 +33,8 @@ def reference_notebook():
               points=3),
         _cell("def hypot(a, b):\n    ### BEGIN SOLUTION\n    return math.sqrt(a * a + b * b)\n    ### END SOLUTION",
               grade_id="hypot", solution=True),
-        _cell("assert hypot(3, 4) == 5\n### BEGIN HIDDEN TESTS\nassert hypot(5, 12) == 13\n### END HIDDEN TESTS",
+        _cell("from cvlib import grading\n\nwith grading.forbid(math.hypot):\n    assert hypot(3, 4) == 5\n"
+              "    ### BEGIN HIDDEN TESTS\n    assert hypot(5, 12) == 13\n    ### END HIDDEN TESTS",
               grade_id="hypot_test", grade=True, locked=True, points=2),
     ])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -66,7 +68,7 @@ def course(tmp_path):
 
     good = nbformat.from_dict(student)
     _answer(good, "double", "return x + x")
-    _answer(good, "hypot", "return math.hypot(a, b)")
+    _answer(good, "hypot", "return math.sqrt(a * a + b * b)")
     submit("alice", good)
 
     wrong = nbformat.from_dict(assignments.student_version(reference))
@@ -77,7 +79,7 @@ def course(tmp_path):
     tampered = nbformat.from_dict(assignments.student_version(reference))
     for cell in tampered.cells:
         if cell.metadata.get("nbgrader", {}).get("grade"):
-            cell.source = "pass  # the student emptied the check"
+            cell.source = "assert True  # the student rewrote the check"
     submit("carol", tampered)
 
     submit("dave", filename="01_tiny.ipynb", raw=b"\x89PNG\r\n not a notebook")
@@ -95,40 +97,74 @@ def course(tmp_path):
     deleted = nbformat.from_dict(good)
     deleted.cells = [c for c in deleted.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "hypot_test"]
     submit("heidi", deleted)
+
+    library = nbformat.from_dict(good)
+    _answer(library, "hypot", "return math.hypot(a, b)")
+    for cell in library.cells:  # `good` is already answered: swap its hypot body for the library call
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "hypot":
+            cell.source = "def hypot(a, b):\n    return math.hypot(a, b)"
+    submit("ivan", library)
+
+    renamed = nbformat.from_dict(good)
+    for cell in renamed.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "double":
+            cell.source = "def twice(x):\n    return x + x"
+    submit("judy", renamed)
     return tmp_path, source, subs
 
 
 @pytest.mark.slow
 def test_grades_every_submission_and_never_stops(course, capsys):
     tmp_path, source, subs = course
-    out = tmp_path / "grades.csv"
+    out, feedback = tmp_path / "grades.csv", tmp_path / "feedback"
 
     status = grade.main([str(subs), "--source", str(source), "--out", str(out), "--executed",
-                         str(tmp_path / "graded"), "--cell-timeout", "20", "--timeout", "120"])
+                         str(tmp_path / "graded"), "--feedback", str(feedback), "--cell-timeout", "20",
+                         "--timeout", "120"])
 
     assert status == 0
-    rows = {row["student"]: row for row in csv.DictReader(out.open())}
-    assert set(rows) == {"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"}, rows
-    expect = {  # student: (passed, failed, points, max_points, status)
-        "alice": ("2", "0", "5", "5", "ok"),
-        "bob": ("1", "1", "3", "5", "ok"),  # the hidden test catches the hard-coded answer
-        "carol": ("0", "2", "0", "5", "ok"),  # the emptied checks were put back
-        "dave": ("0", "0", "0", "0", "not a notebook"),
-        "erin": ("0", "0", "0", "0", "not a notebook"),
-        "frank": ("0", "2", "0", "5", "timed out"),
-        "grace": ("0", "2", "0", "5", "failed to execute"),
-        "heidi": ("2", "0", "5", "5", "ok"),  # the deleted check is restored and still passes
+    rows = {(row["student"], row["exercise"]): row for row in csv.DictReader(out.open())}
+    expect = {  # (student, check): (points, max_points, status)
+        ("alice", "double_test"): ("3", "3", "passed"), ("alice", "hypot_test"): ("2", "2", "passed"),
+        ("bob", "double_test"): ("3", "3", "passed"),
+        ("bob", "hypot_test"): ("0", "2", "failed"),  # the hidden test catches the hard-coded answer
+        ("carol", "double_test"): ("0", "3", "failed"),  # the checks rewritten to `assert True` were put back
+        ("carol", "hypot_test"): ("0", "2", "failed"),
+        ("dave", "double_test"): ("0", "3", "not a notebook"), ("dave", "hypot_test"): ("0", "2", "not a notebook"),
+        ("erin", ""): ("0", "0", "not a notebook"),  # no reference notebook named `answers`
+        ("frank", "double_test"): ("0", "3", "not run"), ("frank", "hypot_test"): ("0", "2", "not run"),
+        ("grace", "double_test"): ("0", "3", "not run"), ("grace", "hypot_test"): ("0", "2", "not run"),
+        ("heidi", "double_test"): ("3", "3", "passed"), ("heidi", "hypot_test"): ("0", "2", "deleted"),
+        ("ivan", "double_test"): ("3", "3", "passed"),
+        ("ivan", "hypot_test"): ("0", "2", "failed"),  # math.hypot did the work, not the student
+        ("judy", "double_test"): ("0", "3", "failed"), ("judy", "hypot_test"): ("2", "2", "passed"),
     }
-    for student, (passed, failed, points, max_points, state) in expect.items():
-        row = rows[student]
-        got = (row["passed"], row["failed"], row["points"], row["max_points"], row["status"])
-        assert got == (passed, failed, points, max_points, state), f"{student}: {row}"
-    assert rows["erin"]["notebook"] == "answers"
-    assert "hypot_test" in rows["bob"]["detail"]
-    assert "20 s" in rows["frank"]["detail"]
-    assert "restored deleted checks: hypot_test" in rows["heidi"]["detail"]
+    assert set(rows) == set(expect), sorted(rows)
+    for key, (points, max_points, state) in expect.items():
+        row = rows[key]
+        assert (row["points"], row["max_points"], row["status"]) == (points, max_points, state), f"{key}: {row}"
+    assert "called math.hypot" in rows["ivan", "hypot_test"]["message"]
+    assert "`double`" in rows["judy", "double_test"]["message"] and "renamed" in rows["judy", "double_test"]["message"]
+    assert "deleted" in rows["heidi", "hypot_test"]["message"]
     assert (tmp_path / "graded" / "alice" / "01_tiny.ipynb").exists()
-    assert "alice/01_tiny.ipynb: ok, 2 passed, 0 failed, 5/5 points" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "alice/01_tiny.ipynb: ok, 2 passed, 0 failed, 5/5 points" in printed
+    assert "frank/01_tiny.ipynb: timed out, 0 passed, 2 failed, 0/5 points" in printed
+    assert "grace/01_tiny.ipynb: failed to execute" in printed
+
+    page = (feedback / "ivan" / "01_tiny.html").read_text()
+    assert "3 / 5 points" in page and "hypot_test" in page and "called math.hypot" in page
+    assert "timed out" in (feedback / "frank" / "01_tiny.html").read_text()
+    assert {p.parent.name for p in feedback.glob("*/*.html")} == {s for s, _ in expect}
+
+
+def test_feedback_page_escapes_what_the_student_wrote():
+    result = grade.Grade("mallory", "01_tiny", checks=[
+        grade.CheckResult("mallory", "01_tiny", "double_test", 0.0, 3.0, grade.FAILED_CHECK,
+                          "AssertionError: <script>alert(1)</script>")])
+    grade._totals(result)
+    page = grade.feedback_page(result)
+    assert "<script>" not in page and "&lt;script&gt;" in page and "0 / 3 points" in page
 
 
 @pytest.mark.slow
@@ -153,14 +189,18 @@ def test_score_counts_only_cells_that_ran_cleanly():
     checks[0].outputs = []
     checks[1].execution_count = 5
     checks[1].outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="", traceback=[])]
-    assert grade.score(nb) == (1, 1, 3.0, 5.0, ["hypot_test"])
+    got = grade.score(nb)
+    assert [(c.exercise, c.status, c.points, c.max_points) for c in got] == [
+        ("double_test", grade.PASSED, 3.0, 3.0), ("hypot_test", grade.FAILED_CHECK, 0.0, 2.0)]
     checks[0].execution_count = None  # never reached (a time-out before it)
-    assert grade.score(nb)[:2] == (0, 2)
+    assert grade.score(nb)[0].status == grade.NOT_RUN
     answer = nbformat.v4.new_markdown_cell("Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION")
     answer.metadata["nbgrader"] = {"grade": True, "solution": True, "grade_id": "why", "points": 4, "locked": False,
                                    "schema_version": 3, "task": False}
     nb.cells.append(answer)  # marked by hand: no automatic points, and not in max_points
-    assert grade.score(nb)[2:4] == (0.0, 5.0)
+    assert sum(c.max_points for c in grade.score(nb)) == 5.0
+    deleted = grade.score(nb, deleted=("hypot_test",), reference=reference_notebook())[-1]
+    assert (deleted.exercise, deleted.status, deleted.points, deleted.max_points) == ("hypot_test", "deleted", 0, 2)
 
 
 def test_bad_arguments(tmp_path, capsys):

@@ -8,25 +8,33 @@ locked cells (its checks, hidden tests included) replace whatever the student
 left in those cells, so editing a check does not pass it. The notebook is then
 executed with nbclient in fast mode, going on past errors, under a per-cell and
 a whole-notebook time limit, and each grade cell that ran without an error earns
-its points. One CSV row per submission goes to ``build/grades.csv``:
+its points; a check the student deleted earns nothing. One CSV row per student,
+notebook and check goes to ``build/grades.csv``:
 
-    student, notebook, passed, failed, points, max_points, status, detail
+    student, notebook, exercise, points, max_points, status, message
 
-``status`` is ``ok`` (ran to the end), ``not a notebook``, ``failed to execute``
-(the kernel died or could not run it) or ``timed out``; a bad submission is
-reported and the run goes on to the next one. Executed copies go to
-``build/graded/STUDENT/NAME.ipynb`` so students can see what failed.
+where ``exercise`` is the check's ``grade_id`` and ``status`` is ``passed``,
+``failed`` (with the check's error as message: a renamed function shows as the
+name the check could not find), ``not run`` (the run ended before it),
+``deleted``, or, for a file that is not a notebook, ``not a notebook``. How each
+run ended (``ok``, ``failed to execute`` when the kernel died, ``timed out``) is
+printed and heads each student's HTML feedback page,
+``build/feedback/STUDENT/NAME.html`` (every check with its result, message and
+points, and the total). A bad submission is reported and the run goes on to the
+next one. Executed copies go to ``build/graded/STUDENT/NAME.ipynb``.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import html
 import json
 import os
+import re
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import nbformat
@@ -37,11 +45,25 @@ import execution  # the course's one way of running a notebook, beside this file
 ROOT = Path(__file__).resolve().parent.parent
 
 OK, NOT_A_NOTEBOOK, FAILED, TIMED_OUT = "ok", "not a notebook", "failed to execute", "timed out"
+PASSED, FAILED_CHECK, NOT_RUN, DELETED = "passed", "failed", "not run", "deleted"
+
+
+@dataclass
+class CheckResult:
+    """One graded check of one submission: one row of the grade CSV."""
+
+    student: str
+    notebook: str
+    exercise: str  # the check cell's grade_id
+    points: float = 0.0
+    max_points: float = 0.0
+    status: str = NOT_RUN
+    message: str = ""
 
 
 @dataclass
 class Grade:
-    """One submission's result: one row of the grade CSV."""
+    """One submission's result: how its run ended and each of its checks."""
 
     student: str
     notebook: str
@@ -51,6 +73,7 @@ class Grade:
     max_points: float = 0.0
     status: str = OK
     detail: str = ""
+    checks: list[CheckResult] = field(default_factory=list)
 
 
 def _nbgrader(cell) -> dict:
@@ -81,9 +104,8 @@ def overwrite_from_source(submission, source) -> list[str]:
     """Put the reference's grade and locked cells back into ``submission`` (in place), matched by ``grade_id``.
 
     What nbgrader's OverwriteCells does at autograde time: checks, hidden tests and read-only cells
-    are the instructor's, whatever the student changed. A reference grade cell that the student
-    deleted is appended at the end, so it still runs, and fails unless the student's code passes
-    it. Returns the ``grade_id`` of every grade cell that had to be appended.
+    are the instructor's, whatever the student changed. Returns the ``grade_id`` of every reference
+    check the submission no longer has: a deleted check earns nothing (``score(..., deleted=...)``).
     """
     reference = {
         _nbgrader(cell)["grade_id"]: cell
@@ -97,10 +119,7 @@ def overwrite_from_source(submission, source) -> list[str]:
         if grade_id in reference and grade_id not in seen:
             seen.add(grade_id)
             submission.cells[index] = nbformat.from_dict(json.loads(json.dumps(reference[grade_id])))
-    missing = [gid for gid, cell in reference.items() if gid not in seen and _nbgrader(cell).get("grade")]
-    for grade_id in missing:
-        submission.cells.append(nbformat.from_dict(json.loads(json.dumps(reference[grade_id]))))
-    return missing
+    return [gid for gid, cell in reference.items() if gid not in seen and _nbgrader(cell).get("grade")]
 
 
 def execute(nb, cwd: str | Path, cell_timeout: float, timeout: float, env: dict | None = None) -> tuple[str, str]:
@@ -118,31 +137,50 @@ def execute(nb, cwd: str | Path, cell_timeout: float, timeout: float, env: dict 
     return FAILED, result.detail
 
 
-def score(nb) -> tuple[int, int, float, float, list[str]]:
-    """(passed, failed, points, max_points, failed grade_ids) from an executed notebook.
+def _explain(error: str) -> str:
+    # A check that cannot find the exercise's function says so in the student's terms.
+    match = re.match(r"NameError: name '(\w+)' is not defined", error)
+    if match:
+        return f"{error} (the check calls `{match[1]}`: was it renamed, or its cell deleted or not run?)"
+    return error
 
-    A grade cell passes when it ran and raised nothing (nbgrader's rule for code grade cells); a
-    cell the run never reached fails.
+
+def score(nb, student: str = "", notebook: str = "", deleted: tuple[str, ...] = (),
+          reference=None) -> list[CheckResult]:
+    """One ``CheckResult`` per graded check of the executed notebook ``nb``, in order.
+
+    A check passes when it ran and raised nothing (nbgrader's rule for code grade cells); a cell the
+    run never reached is ``not run``. ``deleted`` names checks the submission removed: they earn
+    nothing and are listed (after the others) with their points from ``reference``, the reference notebook.
     """
-    passed = failed = 0
-    points = max_points = 0.0
-    failures = []
+    results = []
     for cell in grade_cells(nb):
-        worth = float(_nbgrader(cell).get("points", 0) or 0)
-        max_points += worth
-        if cell.get("execution_count") is not None and cell_error(cell) is None:
-            passed += 1
-            points += worth
+        meta = _nbgrader(cell)
+        worth = float(meta.get("points", 0) or 0)
+        result = CheckResult(student, notebook, str(meta.get("grade_id", "?")), 0.0, worth)
+        error = cell_error(cell)
+        if cell.get("execution_count") is None or (error or "").startswith("KeyboardInterrupt"):
+            # a time limit interrupts the kernel: the check queued behind the endless cell never ran
+            result.status, result.message = NOT_RUN, "the run ended before this check"
+        elif error is None:
+            result.status, result.points = PASSED, worth
         else:
-            failed += 1
-            failures.append(str(_nbgrader(cell).get("grade_id", "?")))
-    return passed, failed, points, max_points, failures
+            result.status, result.message = FAILED_CHECK, _explain(error)
+        results.append(result)
+    worth = {str(_nbgrader(c).get("grade_id")): float(_nbgrader(c).get("points", 0) or 0)
+             for c in (grade_cells(reference) if reference is not None else [])}
+    for grade_id in deleted:
+        results.append(CheckResult(student, notebook, grade_id, 0.0, worth.get(grade_id, 0.0), DELETED,
+                                   "this check was deleted from the submission: it earns nothing"))
+    return results
 
 
 def grade_one(path: Path, student: str, sources: Path, executed_dir: Path | None, cell_timeout: float,
               timeout: float, env: dict | None = None) -> Grade:
     """Grade one submitted file; never raises for a bad submission."""
     grade = Grade(student=student, notebook=path.stem)
+    reference_path = sources / path.name
+    reference = nbformat.read(reference_path, as_version=4) if reference_path.exists() else None
     try:
         if path.suffix != ".ipynb":
             raise ValueError(f"{path.name} is not an .ipynb file")
@@ -151,15 +189,18 @@ def grade_one(path: Path, student: str, sources: Path, executed_dir: Path | None
     except Exception as err:  # unreadable JSON, a wrong schema, a binary file...
         grade.status = NOT_A_NOTEBOOK
         grade.detail = f"{type(err).__name__}: {str(err).strip().splitlines()[0][:200] if str(err).strip() else ''}"
+        # every check of the reference it was meant to answer earns nothing, and says why
+        grade.checks = [CheckResult(student, path.stem, r.exercise, 0.0, r.max_points, NOT_A_NOTEBOOK, grade.detail)
+                        for r in (score(reference) if reference is not None else [])]
+        _totals(grade)
         return grade
 
-    reference_path = sources / path.name
-    cwd = sources if reference_path.exists() else path.parent
-    notes = []
-    if reference_path.exists():
-        missing = overwrite_from_source(nb, nbformat.read(reference_path, as_version=4))
-        if missing:
-            notes.append("restored deleted checks: " + ", ".join(missing))
+    cwd = sources if reference is not None else path.parent
+    notes, deleted = [], []
+    if reference is not None:
+        deleted = overwrite_from_source(nb, reference)
+        if deleted:
+            notes.append("deleted checks (no points): " + ", ".join(deleted))
     else:
         notes.append(f"no reference notebook {path.name} in {sources}; graded on its own cells")
 
@@ -167,9 +208,11 @@ def grade_one(path: Path, student: str, sources: Path, executed_dir: Path | None
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     grade.status, detail = execute(nb, cwd, cell_timeout, timeout, env)
-    grade.passed, grade.failed, grade.points, grade.max_points, failures = score(nb)
+    grade.checks = score(nb, student, path.stem, tuple(deleted), reference)
+    _totals(grade)
     if detail:
         notes.insert(0, detail)
+    failures = [c.exercise for c in grade.checks if c.status in (FAILED_CHECK, NOT_RUN)]
     if failures:
         notes.append("failed: " + ", ".join(failures))
     grade.detail = "; ".join(notes)
@@ -177,6 +220,13 @@ def grade_one(path: Path, student: str, sources: Path, executed_dir: Path | None
         (executed_dir / student).mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, executed_dir / student / path.name)
     return grade
+
+
+def _totals(grade: Grade) -> None:
+    grade.passed = sum(c.status == PASSED for c in grade.checks)
+    grade.failed = len(grade.checks) - grade.passed
+    grade.points = sum(c.points for c in grade.checks)
+    grade.max_points = sum(c.max_points for c in grade.checks)
 
 
 def submissions(folder: Path) -> list[tuple[str, Path]]:
@@ -191,14 +241,62 @@ def submissions(folder: Path) -> list[tuple[str, Path]]:
 
 
 def write_csv(grades: list[Grade], path: Path) -> None:
+    """One row per student, notebook and graded check (a submission with no check gets one row of its own)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(Grade)])
+        writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(CheckResult)])
         writer.writeheader()
         for grade in grades:
-            row = asdict(grade)
-            row["points"], row["max_points"] = f"{grade.points:g}", f"{grade.max_points:g}"
-            writer.writerow(row)
+            alone = CheckResult(grade.student, grade.notebook, "", 0.0, 0.0, grade.status, grade.detail)
+            rows = grade.checks or [alone]
+            for check in rows:
+                row = asdict(check)
+                row["points"], row["max_points"] = f"{check.points:g}", f"{check.max_points:g}"
+                writer.writerow(row)
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font: 15px/1.45 system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ text-align: left; padding: .35rem .6rem; vertical-align: top; }}
+tr + tr td {{ border-top: 1px solid #ddd; }}
+.passed {{ color: #176f2c; }} .failed, .deleted, .not-run {{ color: #a8201a; }}
+code, pre {{ font: 13px ui-monospace, monospace; white-space: pre-wrap; margin: 0; }}
+</style></head><body>
+<h1>{title}</h1>
+<p>Run: <strong>{status}</strong>{detail}. Total: <strong>{points:g} / {max_points:g} points</strong>
+({passed} of {checks} checks passed).</p>
+<table><tr><th>check</th><th>result</th><th>points</th><th>message</th></tr>
+{rows}
+</table></body></html>
+"""
+
+
+def feedback_page(grade: Grade) -> str:
+    """The HTML feedback page of one submission: each graded check with its result, message and points."""
+    rows = "\n".join(
+        f'<tr><td><code>{html.escape(c.exercise)}</code></td><td class="{c.status.replace(" ", "-")}">'
+        f"{html.escape(c.status)}</td><td>{c.points:g} / {c.max_points:g}</td>"
+        f"<td><pre>{html.escape(c.message)}</pre></td></tr>"
+        for c in grade.checks
+    )
+    return _PAGE.format(
+        title=html.escape(f"{grade.notebook}: feedback for {grade.student}"),
+        status=html.escape(grade.status),
+        detail=f" ({html.escape(grade.detail)})" if grade.detail else "",
+        points=grade.points, max_points=grade.max_points, passed=grade.passed, checks=len(grade.checks),
+        rows=rows or '<tr><td colspan="4">no graded check ran</td></tr>',
+    )
+
+
+def write_feedback(grade: Grade, folder: Path) -> Path:
+    """Write ``folder/STUDENT/NOTEBOOK.html`` and return its path."""
+    path = folder / grade.student / f"{grade.notebook}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(feedback_page(grade), encoding="utf-8")
+    return path
 
 
 def main(argv=None) -> int:
@@ -207,6 +305,7 @@ def main(argv=None) -> int:
     parser.add_argument("--source", default=str(ROOT / "notebooks"), help="the reference notebooks")
     parser.add_argument("--out", default=str(ROOT / "build" / "grades.csv"), help="the grade CSV")
     parser.add_argument("--executed", default=str(ROOT / "build" / "graded"), help="executed submissions")
+    parser.add_argument("--feedback", default=str(ROOT / "build" / "feedback"), help="one HTML page per submission")
     parser.add_argument("--cell-timeout", type=float, default=600, help="seconds a cell may run")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds a whole notebook may run")
     parser.add_argument("--full", action="store_true", help="run in full mode instead of fast mode (CVLIB_FAST=1)")
@@ -228,12 +327,13 @@ def main(argv=None) -> int:
         grade = grade_one(path, student, Path(args.source), Path(args.executed), args.cell_timeout, args.timeout, env)
         grades.append(grade)
         write_csv(grades, Path(args.out))  # after each one, so an interrupted run keeps what it graded
+        write_feedback(grade, Path(args.feedback))
         print(
             f"[{i}/{len(found)}] {student}/{path.name}: {grade.status}, {grade.passed} passed, {grade.failed} failed, "
             f"{grade.points:g}/{grade.max_points:g} points in {time.perf_counter() - start:.0f} s",
             flush=True,
         )
-    print(f"grades: {args.out}")
+    print(f"grades: {args.out}; feedback: {args.feedback}/STUDENT/NOTEBOOK.html")
     return 0
 
 
