@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+import exercise_mutations
 import nbformat
 import pytest
 from notebook_fingerprint import figures, stopped_at, watch_first_fit, written
@@ -31,10 +32,15 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 CELL_LIMIT, NOTEBOOK_LIMIT = run_notebooks.LIMITS["fast"]  # seconds, as make run FAST=1 allows
 
 
-def _run(path: Path, out: Path, stop_at_first_fit: bool):
-    """Run ``path`` in fast mode with its first fit watched; figures go to ``out``. Returns (notebook, result)."""
+def _run(path: Path, out: Path, stop_at_first_fit: bool, try_mistakes: bool = False):
+    """Run ``path`` in fast mode with its first fit watched; figures go to ``out``. Returns (notebook, result).
+
+    With ``try_mistakes`` the exercises' wrong answers are tried before their reference solutions.
+    """
     out.mkdir()
     nb = nbformat.read(path, as_version=4)
+    if try_mistakes:
+        exercise_mutations.inject(nb, exercise_mutations.load(path.stem), out)
     watch_first_fit(nb, out, stop=stop_at_first_fit)
     env = {**os.environ, "CVLIB_FAST": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "CVLIB_REPORT_DIR": str(out)}
     return nb, execution.execute(nb, NOTEBOOK_DIR, CELL_LIMIT, NOTEBOOK_LIMIT, env)
@@ -43,11 +49,17 @@ def _run(path: Path, out: Path, stop_at_first_fit: bool):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_runs_in_fast_mode_passing_every_check_and_target_and_again_the_same(path, tmp_path):
-    nb, result = _run(path, tmp_path / "first", stop_at_first_fit=False)
+    nb, result = _run(path, tmp_path / "first", stop_at_first_fit=False, try_mistakes=True)
 
     assert result.status == execution.OK, f"{path.name}: {result.detail}"
-    passed, failed, points, max_points, failures = grade.score(nb)
-    assert passed > 0 and failed == 0 and points == max_points, f"{path.name}: checks failed: {failures}"
+    checks = grade.score(nb)
+    failures = [f"{c.exercise} ({c.status}: {c.message})" for c in checks if c.status != grade.PASSED]
+    assert checks and not failures, f"{path.name}: checks failed: {failures}"
+    tried = exercise_mutations.outcomes(tmp_path / "first")
+    assert len(tried) == len(exercise_mutations.load(path.stem)), f"{path.name}: not every wrong answer was tried"
+    let_through = [f"{t['exercise']}: {t['mistake']} ({t['status']}{': ' + t['message'] if t['message'] else ''})"
+                   for t in tried if t["status"] != exercise_mutations.CAUGHT]
+    assert not let_through, f"{path.name}: wrong answers not rejected by their check: " + "; ".join(let_through)
     rows, problems = run_notebooks.check_targets(path.stem, tmp_path / "first", "fast")
     assert rows, f"{path.name}: declares no fast-mode target"
     assert not problems, f"{path.name}: {'; '.join(problems)}"
