@@ -64,7 +64,50 @@ def test_config_and_saving(tmp_path):
     assert config["kernel_sizes"] == [1, 3] and config["rates"] == [2] and config["branch_filters"] == 3
 
 
+def test_sequential_weight_count_by_hand():
+    # the lecture's order: Inception (1, 3, 5) on the C = 12 inputs, atrous 3x3 at rates 2, 4 on its 3 b = 12
+    # channels, the collation over the atrous outputs only
+    block = IACBlock(16, arrangement="sequential")
+    block.build((None, 8, 8, 12))
+    inception = 12 * 4 * (1 + 9 + 25)                  # 1680
+    atrous = (3 * 4) * 4 * 9 * 2                       # 864: each rate reads all three Inception scales
+    norms = 5 * 4 * 4 + 4 * 16
+    collation = 2 * 4 * 16                             # 1x1 over the 8 atrous channels
+    projection = 12 * 16
+    assert block.count_params() == block.num_weights(12) == inception + atrous + norms + collation + projection
+    for kernel_sizes, rates in (((3,), (2, 4)), ((1, 3), ()), ((), (2,))):
+        lone = IACBlock(8, kernel_sizes=kernel_sizes, rates=rates, branch_filters=3, arrangement="sequential")
+        lone.build((None, 8, 8, 5))
+        assert lone.count_params() == lone.num_weights(5), (kernel_sizes, rates)
+
+
+def test_sequential_block_sees_further_than_the_parallel_one():
+    # 5x5 then rate-4 3x3 in sequence reach 2 + 4 = 6 pixels; side by side, at most 4
+    x = np.zeros((1, 17, 17, 4), "float32")
+    far = x.copy()
+    far[0, 8, 14] = 1.0                                # 6 pixels right of the centre
+    keras.utils.set_random_seed(0)
+    for arrangement, reaches in (("sequential", True), ("parallel", False)):
+        block = IACBlock(4, kernel_sizes=(5,), rates=(4,), branch_filters=8, residual=False, arrangement=arrangement)
+        centre, centre_far = (np.asarray(block(inputs, training=False))[0, 8, 8] for inputs in (x, far))
+        moved = not np.allclose(centre_far, centre)
+        assert moved == reaches, arrangement
+
+
+def test_sequential_shapes_and_saving(tmp_path):
+    inputs = keras.Input((8, 8, 4))
+    block = IACBlock(8, kernel_sizes=(1, 3), rates=(2,), branch_filters=3, arrangement="sequential", name="iac")
+    model = keras.Model(inputs, block(inputs))
+    assert model.output_shape == (None, 8, 8, 8)
+    model.save(tmp_path / "iac.keras")
+    restored = keras.models.load_model(tmp_path / "iac.keras")
+    x = np.random.default_rng(0).normal(size=(2, 8, 8, 4)).astype("float32")
+    np.testing.assert_allclose(np.asarray(restored(x)), np.asarray(model(x)), atol=1e-6)
+    assert restored.get_layer("iac").get_config()["arrangement"] == "sequential"
+
+
 @pytest.mark.parametrize("kwargs, name", [
+    (dict(filters=8, arrangement="serial"), "arrangement"),
     (dict(filters=0), "filters"),
     (dict(filters=8, kernel_sizes=(2,)), "kernel_sizes"),
     (dict(filters=8, rates=(0,)), "rates"),

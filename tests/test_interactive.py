@@ -214,6 +214,9 @@ def test_networks_shapes():
     x = np.zeros((2, 32, 32, 5), "float32")
     assert fcn(x).shape == (2, 32, 32, 3)
     assert iac(x).shape == (2, 32, 32, 1)
+    lecture = build_iac_fcn((32, 32, 5), num_outputs=1, filters=8, num_blocks=2, arrangement="sequential")
+    assert lecture(x).shape == (2, 32, 32, 1)
+    assert [layer.arrangement for layer in lecture.layers if layer.name.startswith("iac")] == ["sequential"] * 2
     assert sel([x, np.zeros((2, 32, 32, 3), "float32")]).shape == (2, 3)
     assert any("context3_rate8" in layer.name for layer in fcn.layers), "the dilated stack with rates 1, 2, 4, 8, 1"
     with pytest.raises(ValueError, match="input_shape"):

@@ -240,20 +240,28 @@ class IACBlock(keras.layers.Layer):
 
     Three ideas in one block (Rhodes et al. 2021, as the lecture presents it):
 
-    - **Inception** (Szegedy et al. 2015): parallel convolutions of several kernel sizes (``kernel_sizes``,
-      default 1x1, 3x3, 5x5) look at the same input at several fixed scales;
-    - **Atrous**: parallel 3x3 convolutions at several dilation rates (``rates``, Keras dilation rates, default
-      2 and 4) widen the view further at the cost of a 3x3 kernel each;
-    - **Collation**: the branches are concatenated and a 1x1 convolution mixes ("collates") them back to
-      ``filters`` channels.
+    - **Inception** (Szegedy et al. 2015): convolutions of several kernel sizes (``kernel_sizes``, default 1x1,
+      3x3, 5x5) look at the same input at several fixed scales, side by side, their outputs concatenated;
+    - **Atrous**: 3x3 convolutions at several dilation rates (``rates``, Keras dilation rates, default 2 and 4)
+      widen the view further at the cost of a 3x3 kernel each;
+    - **Collation**: a 1x1 convolution mixes ("collates") the result back to ``filters`` channels.
+
+    ``arrangement`` says how the first two are put together:
+
+    - ``"sequential"``, the lecture's block: the Inception module, then the atrous convolutions applied to its
+      concatenated output (each rate sees every Inception scale), then the collation of the atrous outputs;
+    - ``"parallel"`` (the default): the Inception and atrous branches all read the block's input, side by side,
+      and the collation mixes all of them.
 
     Each branch is convolution (no bias) + BatchNorm + ReLU with ``branch_filters`` channels (default
     ``filters // 4``); the collation is 1x1 convolution (no bias) + BatchNorm, then, with ``residual=True``, the
     input is added (through a 1x1 projection when its channels differ from ``filters``), then ReLU.
 
-    Weights, for ``C`` input channels, ``b`` branch channels, ``F`` filters:
-    ``C b (sum_k k^2 + 9 len(rates))`` for the branches, ``(len(kernel_sizes) + len(rates)) b F`` for the
-    collation, ``C F`` for a projection, and 4 per channel of every BatchNorm (``num_weights`` computes it).
+    Weights, for ``C`` input channels, ``b`` branch channels, ``F`` filters, ``n_k`` kernel sizes and ``n_r``
+    rates, besides 4 per channel of every BatchNorm and ``C F`` for a projection (``num_weights`` computes it):
+    parallel ``C b (sum_k k^2 + 9 n_r) + (n_k + n_r) b F``; sequential
+    ``C b sum_k k^2 + 9 n_k b^2 n_r + n_r b F`` (with no rates, the collation reads the Inception output; with
+    no kernel sizes, the atrous convolutions read the input).
 
     Input (B, H, W, C); output (B, H, W, filters), same padding throughout.
     """
@@ -266,6 +274,7 @@ class IACBlock(keras.layers.Layer):
         branch_filters: int | None = None,
         residual: bool = True,
         momentum: float = 0.99,
+        arrangement: str = "parallel",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -297,6 +306,9 @@ class IACBlock(keras.layers.Layer):
         if not (np.isscalar(momentum) and 0.0 <= float(momentum) < 1.0):
             raise ValueError(f"momentum: expected the BatchNorm momentum in [0, 1), got {momentum!r}")
         self.momentum = float(momentum)
+        if arrangement not in ("parallel", "sequential"):
+            raise ValueError(f"arrangement: expected 'parallel' or 'sequential', got {arrangement!r}")
+        self.arrangement = arrangement
 
         def conv(filters, size, rate, name):
             return keras.layers.Conv2D(filters, size, padding="same", dilation_rate=rate, use_bias=False, name=name)
@@ -314,36 +326,63 @@ class IACBlock(keras.layers.Layer):
 
     @property
     def num_branches(self) -> int:
-        """Parallel branches concatenated before the collation."""
+        """Inception and atrous branches in all."""
         return len(self.kernel_sizes) + len(self.rates)
+
+    @property
+    def _inception(self) -> range:
+        return range(len(self.kernel_sizes))
+
+    @property
+    def _atrous(self) -> range:
+        return range(len(self.kernel_sizes), self.num_branches)
+
+    def _stage_channels(self, in_channels: int) -> tuple[int, int]:
+        """(channels the atrous convolutions read, channels the collation reads)."""
+        b, n_k, n_r = self.branch_filters, len(self.kernel_sizes), len(self.rates)
+        if self.arrangement == "parallel":
+            return in_channels, b * (n_k + n_r)
+        atrous_in = b * n_k if n_k else in_channels
+        return atrous_in, b * (n_r if n_r else n_k)
 
     def num_weights(self, in_channels: int) -> int:
         """The block's weight count (trainable + BatchNorm statistics) for ``in_channels`` input channels."""
         b, f, c = self.branch_filters, self.filters, int(in_channels)
-        taps = sum(k * k for k in self.kernel_sizes) + 9 * len(self.rates)
-        count = c * b * taps + 4 * b * self.num_branches + self.num_branches * b * f + 4 * f
+        atrous_in, collated = self._stage_channels(c)
+        count = c * b * sum(k * k for k in self.kernel_sizes) + atrous_in * b * 9 * len(self.rates)
+        count += 4 * b * self.num_branches + collated * f + 4 * f
         if self.residual and c != f:
             count += c * f
         return count
 
     def build(self, input_shape):
         _check_feature_map(input_shape)
+        atrous_in, collated = self._stage_channels(input_shape[-1])
         branch_shape = (*input_shape[:-1], self.branch_filters)
-        for conv, norm in zip(self.branch_convs, self.branch_norms):
-            conv.build(input_shape)
+        for i in self._inception:
+            self.branch_convs[i].build(input_shape)
+        for i in self._atrous:
+            self.branch_convs[i].build((*input_shape[:-1], atrous_in))
+        for norm in self.branch_norms:
             norm.build(branch_shape)
-        self.collate_conv.build((*input_shape[:-1], self.branch_filters * self.num_branches))
+        self.collate_conv.build((*input_shape[:-1], collated))
         self.collate_norm.build((*input_shape[:-1], self.filters))
         if self.residual and input_shape[-1] != self.filters:
             self.projection = keras.layers.Conv2D(self.filters, 1, use_bias=False, name="projection_1x1")
             self.projection.build(input_shape)
 
+    def _branches(self, x, indices, training):
+        return [ops.relu(self.branch_norms[i](self.branch_convs[i](x), training=training)) for i in indices]
+
     def call(self, inputs, training=None):
-        branches = [
-            ops.relu(norm(conv(inputs), training=training))
-            for conv, norm in zip(self.branch_convs, self.branch_norms)
-        ]
-        x = self.collate_norm(self.collate_conv(ops.concatenate(branches, axis=-1)), training=training)
+        if self.arrangement == "parallel":
+            collated = self._branches(inputs, range(self.num_branches), training)
+        else:  # Inception module, then the atrous convolutions on its output
+            collated = self._branches(inputs, self._inception, training)
+            if self.rates:
+                x = ops.concatenate(collated, axis=-1) if collated else inputs
+                collated = self._branches(x, self._atrous, training)
+        x = self.collate_norm(self.collate_conv(ops.concatenate(collated, axis=-1)), training=training)
         if self.residual:
             x = x + (self.projection(inputs) if self.projection is not None else inputs)
         return ops.relu(x)
@@ -360,5 +399,6 @@ class IACBlock(keras.layers.Layer):
             branch_filters=self.branch_filters,
             residual=self.residual,
             momentum=self.momentum,
+            arrangement=self.arrangement,
         )
         return config

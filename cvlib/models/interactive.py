@@ -137,11 +137,13 @@ def build_click_fcn(input_shape=(64, 64, 5), num_outputs: int = 1, filters: int 
 
 def build_iac_fcn(input_shape=(64, 64, 5), num_outputs: int = 1, filters: int = 32, num_blocks: int = 3,
                   kernel_sizes: Sequence[int] = (1, 3, 5), rates: Sequence[int] = (2, 4, 8),
-                  branch_filters: int | None = None, name: str = "iac_fcn"):
+                  branch_filters: int | None = None, arrangement: str = "parallel", name: str = "iac_fcn"):
     """The same network with ``num_blocks`` IAC blocks as its context stack (NEED, Rhodes et al. 2021).
 
-    Each ``IACBlock(filters, kernel_sizes, rates, branch_filters)`` runs Inception branches of ``kernel_sizes``
-    and atrous 3x3 branches at ``rates`` side by side, collates them with a 1x1 convolution and adds its input.
+    Each ``IACBlock(filters, kernel_sizes, rates, branch_filters, arrangement=arrangement)`` runs Inception
+    branches of ``kernel_sizes`` and atrous 3x3 branches at ``rates`` (side by side with ``"parallel"``; the
+    atrous ones on the Inception output with ``"sequential"``, the lecture's order), collates them with a 1x1
+    convolution and adds its input.
     """
     from cvlib.layers.atrous import IACBlock
 
@@ -150,7 +152,7 @@ def build_iac_fcn(input_shape=(64, 64, 5), num_outputs: int = 1, filters: int = 
     def context(x, conv_bn):
         for i in range(num_blocks):
             x = IACBlock(filters, kernel_sizes=kernel_sizes, rates=rates, branch_filters=branch_filters,
-                         name=f"iac{i}")(x)
+                         arrangement=arrangement, name=f"iac{i}")(x)
         return x
 
     return _skeleton(input_shape, num_outputs, filters, context, name)
