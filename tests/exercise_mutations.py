@@ -13,7 +13,7 @@ as a student who got it wrong would fill it::
 
 ``inject`` puts, just before each exercise's reference solution cell, a cell that runs every wrong
 answer in its place followed by the exercise's graded check (the reference's, hidden tests
-included: what ``make grade`` runs), and writes how each ended to ``mistakes.json``. The random
+included: what ``make grade`` runs), and writes how each ended to ``mistakes.jsonl``. The random
 generators the notebook holds are put back after each try, so the rest of the run (its figures,
 its first-fit fingerprint) is the same as without the tries; the reference solution then runs as
 usual and must pass. This costs one fast run per notebook instead of one per wrong answer, and
@@ -30,7 +30,7 @@ from pathlib import Path
 import nbformat
 
 MISTAKES_DIR = Path(__file__).resolve().parent / "mistakes"
-OUTCOMES_FILE = "mistakes.json"
+OUTCOMES_FILE = "mistakes.jsonl"  # not .json: cvlib.report reads every .json of the folder
 CAUGHT, PASSED, BROKEN = "caught", "passed the check", "raised before the check"
 
 
