@@ -30,17 +30,26 @@ def _qualified(function: Callable) -> str:
     return f"{module}.{getattr(function, '__qualname__', getattr(function, '__name__', repr(function)))}"
 
 
-def _stub(function: Callable) -> Callable:
-    name = _qualified(function)
+class _Forbidden:
+    """Stands in for a forbidden function or class: calling it, or reaching into it, fails the check."""
 
-    def forbidden(*args, **kwargs):
-        raise UsedForbiddenFunction(
-            f"this exercise asks you to compute the answer yourself; your code called {name}"
-        )
+    def __init__(self, original: Callable):
+        self.__wrapped_forbidden__ = original
+        self._name = _qualified(original)
 
-    forbidden.__name__ = getattr(function, "__name__", "forbidden")
-    forbidden.__wrapped_forbidden__ = function
-    return forbidden
+    def _fail(self, what: str):
+        raise UsedForbiddenFunction(f"this exercise asks you to compute the answer yourself; your code called {what}")
+
+    def __call__(self, *args, **kwargs):
+        self._fail(self._name)
+
+    def __getattr__(self, attribute: str):
+        if attribute.startswith("__"):  # introspection (copy, pickle, IPython) must see an ordinary object
+            raise AttributeError(attribute)
+        self._fail(f"{self._name}.{attribute}")  # a classmethod such as SimilarityTransform.from_estimate
+
+    def __repr__(self) -> str:
+        return f"<forbidden {self._name}>"
 
 
 def _namespaces(extra: list[dict]) -> Iterator[dict]:
@@ -55,7 +64,8 @@ def _namespaces(extra: list[dict]) -> Iterator[dict]:
 
 @contextlib.contextmanager
 def forbid(*functions: Callable, namespace: dict | None = None) -> Iterator[None]:
-    """Within the block, calling any of ``functions`` raises ``UsedForbiddenFunction`` (an AssertionError).
+    """Within the block, calling any of ``functions`` (or an attribute of a forbidden class, such as a
+    classmethod) raises ``UsedForbiddenFunction`` (an AssertionError).
 
     ``functions``: the callables the exercise replaces (at least one). ``namespace``: the
     notebook's globals; by default the caller's, so names a student bound there are covered too.
@@ -68,7 +78,7 @@ def forbid(*functions: Callable, namespace: dict | None = None) -> Iterator[None
             raise ValueError(f"functions: expected callables, got {type(function).__name__}")
     if namespace is None:
         namespace = sys._getframe(2).f_globals  # the frame that entered the `with` (contextmanager adds one)
-    targets = {id(function): (function, _stub(function)) for function in functions}
+    targets = {id(function): (function, _Forbidden(function)) for function in functions}
     replaced: list[tuple[dict, str, Callable]] = []
     for space in _namespaces([namespace]):
         for name, value in list(space.items()):

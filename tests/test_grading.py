@@ -60,3 +60,21 @@ def test_bad_arguments_name_functions(bad):
     with pytest.raises(ValueError, match="functions"):
         with grading.forbid(*bad):
             pass
+
+
+class Transform:
+    """A class whose classmethod computes the answer, as skimage's SimilarityTransform.from_estimate does."""
+
+    @classmethod
+    def from_estimate(cls, points):
+        return cls()
+
+
+def test_a_forbidden_class_cannot_be_built_nor_reached_into():
+    with grading.forbid(Transform, namespace=globals()):
+        with pytest.raises(UsedForbiddenFunction, match=r"Transform\.from_estimate"):
+            Transform.from_estimate(None)
+        with pytest.raises(UsedForbiddenFunction, match="Transform"):
+            Transform()
+        assert "forbidden" in repr(Transform)
+    assert isinstance(Transform.from_estimate(None), Transform)
