@@ -16,13 +16,14 @@ JAX_STAMP := $(JAX_SITE)/.installed
 # pytest-xdist: two workers on a 2-core laptop; worksteal evens out the long notebook runs
 WORKERS ?= 2
 
-.PHONY: setup run results test test-jax test-compat lab bench assignments grade clean help
+.PHONY: setup run results test test-jax test-compat test-browser lab bench assignments grade clean help
 
 help:
 	@echo "make run [NB=01]   execute the notebooks in full mode -> build/REPORT.md (FAST=1: fast mode)"
 	@echo "make results       copy make run's runs into results/ and rewrite README's results and run times"
 	@echo "make test          unit, property and parity tests + every notebook in fast mode"
 	@echo "make lab           JupyterLab on the course"
+	@echo "make test-browser  notebooks 15 and 14 in JupyterLab in headless Chromium: real clicks on the widgets"
 	@echo "make bench         speed and parity benchmarks against the references -> build/BENCH.md"
 	@echo "make assignments   student versions of the exercise notebooks -> build/assignments/"
 	@echo "make grade SUBMISSIONS=dir   run every submitted notebook: points per student and check -> build/grades.csv, build/feedback/"
@@ -69,8 +70,16 @@ test-jax: $(JAX_STAMP)
 test-compat:
 	$(PYTHON) tools/compat.py
 
+# Jupyter refuses to run as root unless told; containers often run as root. Only that check is lifted:
+# the server still listens on localhost only and asks for its random token.
 lab: setup
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks
+
+# JupyterLab from .venv on a free loopback port, driven by Playwright through Debian's Chromium (installed with
+# apt-get when missing): clicks on notebook 15's widget and moves notebook 14's slider -> build/screenshots/,
+# build/browser.json. Fast mode; nothing but loopback traffic.
+test-browser: setup
+	CVLIB_FAST=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python tools/browser_test.py
 
 bench: setup
 	@mkdir -p build
