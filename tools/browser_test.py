@@ -261,7 +261,7 @@ NOTEBOOK_STATE_JS = """() => {
     cells.push({index: i, count: cell.execution_count, source: source,
                 error: error ? `${error.ename}: ${error.evalue}` : null});
   }
-  return {kernel: kernel ? kernel.status : null, cells};
+  return {path: panel.context ? panel.context.path : null, kernel: kernel ? kernel.status : null, cells};
 }"""
 
 # Every text the open notebook's cells printed, in order.
@@ -312,7 +312,9 @@ def run_notebook(page, base: str, token: str, name: str, timeout: float, until: 
     step = begin(f"run {name}")
     page.goto(f"{base}/lab/tree/{name}?token={token}")
     try:
-        page.wait_for_function(f"() => {{ const s = ({NOTEBOOK_STATE_JS})(); return s && s.kernel === 'idle'; }}",
+        # the notebook opened last session may be restored first: wait for this one to be the current tab
+        page.wait_for_function(f"() => {{ const s = ({NOTEBOOK_STATE_JS})(); return s && s.kernel === 'idle' "
+                               f"&& s.path && s.path.endsWith({json.dumps(name)}) && s.cells.length > 0; }}",
                                timeout=120_000)
     except Exception as error:
         raise StepFailed(step, f"the notebook did not open with an idle kernel within 120 s ({error})") from None
@@ -403,14 +405,19 @@ def click_picture(page, picture, x: int, y: int, size: int, modifiers=(), step="
             "outline_after": after["outline"]}
 
 
+def wait_visible(locator, step: str, missing: str, timeout_ms: float = 30_000) -> None:
+    """Wait until ``locator`` is on screen, or fail ``step`` saying what is ``missing``."""
+    try:
+        locator.wait_for(state="visible", timeout=timeout_ms)
+    except Exception:
+        raise StepFailed(step, missing) from None
+
+
 def check_click_widget(page, timings: dict) -> dict:
     """Notebook 15's ClickDemo: fits on the screen; clicks on the object and the background change the mask."""
     step = begin("find the click widget")
     picture = page.locator("img.widget-image").first
-    try:
-        picture.wait_for(state="visible", timeout=30_000)
-    except Exception:
-        raise StepFailed(step, "no widget picture (img.widget-image) in notebook 15's outputs") from None
+    wait_visible(picture, step, "no widget picture (img.widget-image) in notebook 15's outputs")
     match = re.search(r"first click: x=(\d+), y=(\d+) on the (\d+) x (\d+) image", page.evaluate(PRINTED_JS))
     if not match:
         raise StepFailed(step, "the cell did not print where the simulated user's first click was")
@@ -464,17 +471,11 @@ def check_field_explorer(page) -> dict:
     """Notebook 14's receptive-field explorer: dragging the slider redraws the field."""
     step = begin("find the receptive-field slider")
     handle = page.locator(".widget-slider .noUi-handle").first
-    try:
-        handle.wait_for(state="visible", timeout=30_000)
-    except Exception:
-        raise StepFailed(step, "no slider in notebook 14's outputs") from None
+    wait_visible(handle, step, "no slider in notebook 14's outputs")
     explorer = handle.locator("xpath=ancestor::div[contains(@class, 'widget-vbox')][1]")
     explorer.scroll_into_view_if_needed()
     figure = explorer.locator(".widget-output img").first
-    try:
-        figure.wait_for(state="visible", timeout=10_000)
-    except Exception:
-        raise StepFailed(step, "the explorer shows no figure under its slider") from None
+    wait_visible(figure, step, "the explorer shows no figure under its slider", timeout_ms=10_000)
     before = figure.get_attribute("src")
     readout = explorer.locator(".widget-readout").first.inner_text()
     page.screenshot(path=str(SCREENSHOTS / "14_explorer_before.png"))
