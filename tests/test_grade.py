@@ -1,5 +1,5 @@
 """``make grade``: crafted submissions (right, wrong, tampered, cheating, renamed, not a notebook, endless,
-crashing) graded to a CSV with one row per check, and to one HTML feedback page each."""
+crashing, padded with checks of its own) graded to a CSV with one row per check, and to one HTML feedback page each."""
 
 from __future__ import annotations
 
@@ -110,6 +110,15 @@ def course(tmp_path):
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "double":
             cell.source = "def twice(x):\n    return x + x"
     submit("judy", renamed)
+
+    padded = nbformat.from_dict(good)
+    for cell in padded.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "double":
+            cell.source = "def double(x):\n    return x + 1"
+    padded.cells.insert(0, _cell("assert True", grade_id="bonus", grade=True, locked=True, points=100))
+    padded.cells.insert(1, _cell("assert True  # a copy of the check, emptied", grade_id="double_test", grade=True,
+                                 locked=True, points=3))
+    submit("kim", padded)
     return tmp_path, source, subs
 
 
@@ -138,6 +147,8 @@ def test_grades_every_submission_and_never_stops(course, capsys):
         ("ivan", "double_test"): ("3", "3", "passed"),
         ("ivan", "hypot_test"): ("0", "2", "failed"),  # math.hypot did the work, not the student
         ("judy", "double_test"): ("0", "3", "failed"), ("judy", "hypot_test"): ("2", "2", "passed"),
+        ("kim", "double_test"): ("0", "3", "failed"),  # a copied check counts once, the reference's
+        ("kim", "hypot_test"): ("2", "2", "passed"),  # and kim's own 100-point "bonus" check is not the course's
     }
     assert set(rows) == set(expect), sorted(rows)
     for key, (points, max_points, state) in expect.items():

@@ -150,14 +150,21 @@ def score(nb, student: str = "", notebook: str = "", deleted: tuple[str, ...] = 
     """One ``CheckResult`` per graded check of the executed notebook ``nb``, in order.
 
     A check passes when it ran and raised nothing (nbgrader's rule for code grade cells); a cell the
-    run never reached is ``not run``. ``deleted`` names checks the submission removed: they earn
-    nothing and are listed (after the others) with their points from ``reference``, the reference notebook.
+    run never reached is ``not run``. With ``reference`` (the reference notebook) only its checks count, each
+    once; ``deleted`` names those the submission removed: they earn nothing and are listed after the others.
     """
-    results = []
+    # With a reference, only its checks count, once each: a check cell the student added or copied (say, a copy
+    # of a passing check, or `assert True` marked as worth points) earns nothing.
+    counted = None if reference is None else {str(_nbgrader(c).get("grade_id")) for c in grade_cells(reference)}
+    results, seen = [], set()
     for cell in grade_cells(nb):
         meta = _nbgrader(cell)
+        grade_id = str(meta.get("grade_id", "?"))
+        if grade_id in seen or (counted is not None and grade_id not in counted):
+            continue
+        seen.add(grade_id)
         worth = float(meta.get("points", 0) or 0)
-        result = CheckResult(student, notebook, str(meta.get("grade_id", "?")), 0.0, worth)
+        result = CheckResult(student, notebook, grade_id, 0.0, worth)
         error = cell_error(cell)
         if cell.get("execution_count") is None or (error or "").startswith("KeyboardInterrupt"):
             # a time limit interrupts the kernel: the check queued behind the endless cell never ran
