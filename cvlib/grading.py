@@ -34,7 +34,6 @@ class _Forbidden:
     """Stands in for a forbidden function or class: calling it, or reaching into it, fails the check."""
 
     def __init__(self, original: Callable):
-        self.__wrapped_forbidden__ = original
         self._name = _qualified(original)
 
     def _fail(self, what: str):
