@@ -16,14 +16,15 @@ JAX_STAMP := $(JAX_SITE)/.installed
 # pytest-xdist: two workers on a 2-core laptop; worksteal evens out the long notebook runs
 WORKERS ?= 2
 
-.PHONY: setup run results test test-jax test-compat test-browser lab bench assignments grade clean help
+.PHONY: setup run results test test-jax test-compat test-browser site lab bench assignments grade clean help
 
 help:
 	@echo "make run [NB=01]   execute the notebooks in full mode -> build/REPORT.md (FAST=1: fast mode)"
 	@echo "make results       copy make run's runs into results/ and rewrite README's results and run times"
 	@echo "make test          unit, property and parity tests + every notebook in fast mode"
 	@echo "make lab           JupyterLab on the course"
-	@echo "make test-browser  notebooks 15 and 14 in JupyterLab in headless Chromium: real clicks on the widgets"
+	@echo "make site          the course website from the executed notebooks -> build/site/index.html"
+	@echo "make test-browser  notebooks 15 and 14 in JupyterLab in headless Chromium: real clicks on the widgets; the website's links"
 	@echo "make bench         speed and parity benchmarks against the references -> build/BENCH.md"
 	@echo "make assignments   student versions of the exercise notebooks -> build/assignments/"
 	@echo "make grade SUBMISSIONS=dir   run every submitted notebook: points per student and check -> build/grades.csv, build/feedback/"
@@ -75,10 +76,16 @@ test-compat:
 lab: setup
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks
 
+# The course website (Sphinx, myst-nb, Jupyter Book's theme) from make run's executed notebooks or, for those it
+# has not run, make test's fast runs -> build/site/index.html
+site: setup
+	$(BIN)/python tools/website.py
+
 # JupyterLab from .venv on a free loopback port, driven by Playwright through Debian's Chromium (installed with
 # apt-get when missing): clicks on notebook 15's widget and moves notebook 14's slider -> build/screenshots/,
-# build/browser.json. Fast mode; nothing but loopback traffic.
-test-browser: setup
+# build/browser.json; then follows every link of the course website (make site). Fast mode; nothing but loopback
+# traffic.
+test-browser: setup site
 	CVLIB_FAST=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python tools/browser_test.py
 
 bench: setup

@@ -78,3 +78,39 @@ def test_step_failures_name_their_step():
 
 def test_median():
     assert browser_test.median([3, 1, 2]) == 2 and browser_test.median([4, 1, 2, 3]) == 2.5
+
+
+def test_site_check_counts_the_picture_outputs_a_lesson_page_must_show(tmp_path):
+    import site_check
+
+    picture = {"output_type": "display_data", "data": {"image/png": "AAAA", "text/plain": "<Figure>"}}
+    text = {"output_type": "stream", "name": "stdout", "text": "hello"}
+    svg = {"output_type": "execute_result", "data": {"image/svg+xml": "<svg/>"}, "execution_count": 2}
+    notebook = tmp_path / "01_a.ipynb"
+    notebook.write_text(json.dumps({"cells": [{"cell_type": "code", "outputs": [picture, text]},
+                                              {"cell_type": "markdown", "source": "![a](b.png)"},
+                                              {"cell_type": "code", "outputs": [svg, picture]}]}))
+    assert site_check.expected_pictures(notebook) == 3
+
+
+def test_site_check_serves_the_site_on_loopback_only_while_asked(tmp_path):
+    import urllib.error
+    import urllib.request
+
+    import site_check
+
+    (tmp_path / "index.html").write_text("<p>home</p>")
+    with site_check.serve(tmp_path) as base:
+        assert base.startswith("http://127.0.0.1:")
+        assert urllib.request.urlopen(base + "index.html", timeout=10).read() == b"<p>home</p>"
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(base + "missing.html", timeout=10)
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(base + "index.html", timeout=2)
+
+
+def test_site_check_refuses_a_site_that_was_never_built(tmp_path):
+    import site_check
+
+    with pytest.raises(site_check.SiteBroken, match="make site"):
+        site_check.check(None, "chromium", tmp_path / "site")

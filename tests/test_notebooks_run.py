@@ -12,6 +12,7 @@ the same figures.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
@@ -30,6 +31,10 @@ import run_notebooks
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 CELL_LIMIT, NOTEBOOK_LIMIT = run_notebooks.LIMITS["fast"]  # seconds, as make run FAST=1 allows
+# Each first run that passes leaves its executed copy here, without the cells the test added: the course
+# website (make site) shows it for a notebook that make run has not executed, marked as a fast run.
+EXECUTED_COPIES = NOTEBOOK_DIR.parent / "build" / "test-executed"
+INJECTED = "added_by_test"  # cell metadata key marking the cells a test inserted
 
 
 def _run(path: Path, out: Path, stop_at_first_fit: bool, try_mistakes: bool = False):
@@ -39,11 +44,26 @@ def _run(path: Path, out: Path, stop_at_first_fit: bool, try_mistakes: bool = Fa
     """
     out.mkdir()
     nb = nbformat.read(path, as_version=4)
+    own = {cell.id for cell in nb.cells}
     if try_mistakes:
         exercise_mutations.inject(nb, exercise_mutations.load(path.stem), out)
     watch_first_fit(nb, out, stop=stop_at_first_fit)
+    for cell in nb.cells:
+        if cell.id not in own:
+            cell.metadata[INJECTED] = True
     env = {**os.environ, "CVLIB_FAST": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "CVLIB_REPORT_DIR": str(out)}
-    return nb, execution.execute(nb, NOTEBOOK_DIR, CELL_LIMIT, NOTEBOOK_LIMIT, env)
+    started = dt.datetime.now()
+    result = execution.execute(nb, NOTEBOOK_DIR, CELL_LIMIT, NOTEBOOK_LIMIT, env)
+    nb.metadata["cvlib_run"] = run_notebooks.run_metadata("fast", result, started, "make test")
+    return nb, result
+
+
+def _keep_executed_copy(path: Path, nb) -> None:
+    """Write ``nb`` (a passing first run) to ``EXECUTED_COPIES`` without the cells the test inserted."""
+    copy = nbformat.from_dict(json.loads(json.dumps(nb)))
+    copy.cells = [cell for cell in copy.cells if not cell.metadata.get(INJECTED)]
+    EXECUTED_COPIES.mkdir(parents=True, exist_ok=True)
+    nbformat.write(copy, EXECUTED_COPIES / path.name)
 
 
 @pytest.mark.slow
@@ -63,6 +83,7 @@ def test_runs_in_fast_mode_passing_every_check_and_target_and_again_the_same(pat
     rows, problems = run_notebooks.check_targets(path.stem, tmp_path / "first", "fast")
     assert rows, f"{path.name}: declares no fast-mode target"
     assert not problems, f"{path.name}: {'; '.join(problems)}"
+    _keep_executed_copy(path, nb)
 
     digest = written(tmp_path / "first")
     _, again = _run(path, tmp_path / "second", stop_at_first_fit=digest is not None)

@@ -10,9 +10,12 @@ Steps, each named in the message when it does not happen:
    negative), and check from the page that the mask drawn on the picture changed after each; time each
    click to its new picture on screen; click beside the picture and check that nothing changed or failed;
 4. notebook 14: run the cells up to the receptive-field explorer, drag its slider, check that the drawn field
-   changed.
-JupyterLab, its kernels and Chromium are stopped in every case. Screenshots go to build/screenshots/, the
-figures to build/browser.json. Nothing leaves the machine: the page talks to JupyterLab on 127.0.0.1 only.
+   changed;
+5. the course website (``make site``, in build/site/): served on 127.0.0.1, every internal link followed, every
+   page, anchor, picture and file it links must be there, and every lesson page must show all its notebook's
+   pictures (``site_check.py``); screenshots of the home page and of one lesson.
+JupyterLab, its kernels, the site's server and Chromium are stopped in every case. Screenshots go to
+build/screenshots/, the figures to build/browser.json. Nothing leaves the machine: the pages talk to 127.0.0.1 only.
 
     python tools/browser_test.py [--port 8899] [--timeout 240]
 """
@@ -34,10 +37,13 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+import site_check  # beside this file
+
 REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / "build"
 SCREENSHOTS = BUILD / "screenshots"
 RESULTS = BUILD / "browser.json"
+SITE = BUILD / "site"
 NOTEBOOK_15 = "15_interactive_segmentation.ipynb"
 NOTEBOOK_14 = "14_receptive_fields.ipynb"
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
@@ -552,6 +558,12 @@ def main(argv=None) -> int:
         log(f"Chromium: {chromium}")
         with jupyterlab(args.port, BUILD / "browser") as (base, token):
             results = browse(sync_playwright, chromium, base, token, args.timeout)
+        begin("the course website")
+        try:
+            results["site"] = site_check.check(sync_playwright, chromium, SITE, SCREENSHOTS, CHROMIUM_FLAGS,
+                                               LAPTOP_SCREEN)
+        except site_check.SiteBroken as broken:
+            raise StepFailed("the course website", str(broken)) from None
     except StepFailed as failure:
         print(f"make test-browser FAILED at step '{failure.step}': {failure.message}", file=sys.stderr)
         return 1
@@ -569,6 +581,10 @@ def main(argv=None) -> int:
             f"mask {c['before']['mask']} -> {c['after']['mask']} pixels, on screen after {c['ms']:.0f} ms")
     log(f"field explorer: slider {results['field_explorer']['slider_before']} -> "
         f"{results['field_explorer']['slider_after']}, field redrawn")
+    site = results["site"]
+    log(f"course website: {site['pages']} pages and files followed, none broken; every lesson page shows its "
+        f"notebook's {sum(lesson['pictures'] for lesson in site['lessons'].values())} pictures; "
+        f"{site['external_links_not_followed']} external links not followed")
     log(f"click to mask on screen: median {click_ms:.0f} ms over {len(clicks)} clicks (limit {MAX_CLICK_MS} ms); "
         f"screenshots in {SCREENSHOTS.relative_to(REPO)}/, figures in {RESULTS.relative_to(REPO)}")
     if click_ms >= MAX_CLICK_MS:

@@ -70,15 +70,24 @@ def inject_parameters(nb, params: dict) -> None:
     nb.cells.insert(tagged[0] + 1, cell)
 
 
+def run_metadata(mode: str, result: execution.Result, started: dt.datetime, by: str) -> dict:
+    """What an executed copy says about the run that made it (``metadata["cvlib_run"]``; the website shows it)."""
+    return {"mode": mode, "status": result.status, "seconds": round(result.seconds, 1),
+            "date": f"{started:%Y-%m-%d %H:%M}", "machine": report.machine(), "by": by}
+
+
 def execute(path: Path, out: Path, cell_timeout: float, timeout: float, env: dict | None = None,
-            params: dict | None = None) -> tuple[execution.Result, list[dict]]:
+            params: dict | None = None, mode: str = "full") -> tuple[execution.Result, list[dict]]:
     """Run one notebook, its kernel in environment ``env`` (default: ours); save the executed copy and its HTML.
 
-    Returns how the run ended and its three slowest cells.
+    ``mode`` ("full" or "fast") is only written into the copy's metadata. Returns how the run ended and its
+    three slowest cells.
     """
     nb = nbformat.read(path, as_version=4)
     inject_parameters(nb, params or {})
+    started = dt.datetime.now()
     result = execution.execute(nb, path.parent, cell_timeout, timeout, env)
+    nb.metadata["cvlib_run"] = run_metadata(mode, result, started, "make run" + (" FAST=1" if mode == "fast" else ""))
     (out / "executed").mkdir(parents=True, exist_ok=True)
     (out / "html").mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out / "executed" / path.name)
@@ -205,7 +214,7 @@ def main(argv=None) -> int:
         print(f"[{i}/{len(notebooks)}] {path.stem} ...", flush=True)
         started = dt.datetime.now()
         load_before = os.getloadavg()[0]
-        result, slowest = execute(path, out, cell_timeout, notebook_timeout, env, params)
+        result, slowest = execute(path, out, cell_timeout, notebook_timeout, env, params, mode)
         suffix = f" - {result.detail}" if result.detail else ""
         print(f"[{i}/{len(notebooks)}] {path.stem}: {result.status} in {result.seconds:.0f} s{suffix}", flush=True)
         targets, missed = check_targets(path.stem, figures_dir, mode)
