@@ -46,9 +46,10 @@ def test_title_and_parameters_cells(notebook):
     first, second = nb["cells"][0], nb["cells"][1]
     assert first["cell_type"] == "markdown", f"{path.name}: cell 1 must be the markdown title"
     assert _source(first).startswith("# "), f"{path.name}: cell 1 must start with a '# ' title"
-    assert re.search(r"<!-- runtime:begin -->\*\*Run time\*\*.*full mode.*fast mode.*<!-- runtime:end -->",
-                     _source(first)), (
-        f"{path.name}: cell 1 must state its recorded run times in full and fast mode (make results writes them)"
+    assert re.search(r"^<!-- runtime:begin -->\n\*\*Run time\*\*.*full mode.*fast mode.*\n<!-- runtime:end -->$",
+                     _source(first), flags=re.M), (
+        f"{path.name}: cell 1 must state its recorded run times in full and fast mode (make results writes them), "
+        "on a line of its own between the two markers (a line that starts with a comment is not read as Markdown)"
     )
     assert second["cell_type"] == "code", f"{path.name}: cell 2 must be the parameters code cell"
     tags = second.get("metadata", {}).get("tags", [])

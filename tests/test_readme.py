@@ -129,9 +129,15 @@ def test_runtime_sentence_is_rewritten_between_its_markers():
     assert sentence == ("**Run time**, as last recorded by `make run` on a 2-core CPU: full mode 4.2 min; "
                         "fast mode (`CVLIB_FAST=1`) 41 s (on a busy machine).")
     assert "full mode not recorded yet" in results.runtime_sentence(None, fast)
-    cell = {"cell_type": "markdown", "source": ["# Title\n", "<!-- runtime:begin -->old<!-- runtime:end -->\n"]}
-    text = json.dumps({"cells": [cell]}, indent=1)
+    source = ["# Title\n", "<!-- runtime:begin -->\n", 'old "quoted" \\ line\n', "<!-- runtime:end -->\n", "More."]
+    text = json.dumps({"cells": [{"cell_type": "markdown", "source": source}]}, indent=1)
     new = json.loads(results.rewrite_runtime(text, sentence))
-    assert new["cells"][0]["source"][1] == f"<!-- runtime:begin -->{sentence}<!-- runtime:end -->\n"
+    assert new["cells"][0]["source"] == [*source[:2], sentence + "\n", *source[3:]]
+    assert json.loads(results.rewrite_runtime(json.dumps({"source": ["<!-- runtime:begin -->\n", "old\n",
+                                                                      "<!-- runtime:end -->"]}), "new"))["source"] \
+        == ["<!-- runtime:begin -->\n", "new\n", "<!-- runtime:end -->"]  # the cell's last line, without a newline
+    on_one_line = json.dumps({"source": ["<!-- runtime:begin -->old<!-- runtime:end -->\n"]})
+    with pytest.raises(ValueError, match="lines? of its own|then one"):
+        results.rewrite_runtime(on_one_line, sentence)
     with pytest.raises(ValueError, match=re.escape("07_x.ipynb: expected one <!-- runtime:begin -->")):
         results.rewrite_runtime("{}", sentence, "07_x.ipynb")

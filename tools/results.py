@@ -148,12 +148,18 @@ def runtime_sentence(full_row: dict | None, fast_row: dict | None) -> str:
 
 
 def rewrite_runtime(text: str, sentence: str, name: str = "notebook") -> str:
-    """``text`` (a notebook file's JSON) with the sentence between the ``RUNTIME`` markers replaced."""
+    """``text`` (a notebook file's JSON) with the line between the ``RUNTIME`` markers replaced by ``sentence``.
+
+    Each marker is a line of its own: a line that starts with an HTML comment is an HTML block in Markdown, and
+    a sentence on the same line would be shown as raw text, its ``**`` and backticks included.
+    """
     begin, end = RUNTIME
-    if text.count(begin) != 1 or text.count(end) != 1:
-        raise ValueError(f"{name}: expected one {begin} ... {end} in its title cell")
-    escaped = json.dumps(sentence)[1:-1]  # the sentence sits inside a JSON string of the notebook file
-    return re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: begin + escaped + end, text)
+    # begin, the sentence and end are three strings of the cell's source list in the file
+    pattern = re.escape(begin) + r'\\n",(\s*)"(?:[^"\\]|\\.)*",\s*"' + re.escape(end)
+    if text.count(begin) != 1 or text.count(end) != 1 or not re.search(pattern, text):
+        raise ValueError(f"{name}: expected one {begin} line, the run-time line, then one {end} line in its title cell")
+    escaped = json.dumps(sentence + "\n")[1:-1]  # the line sits inside a JSON string of the notebook file
+    return re.sub(pattern, lambda m: f'{begin}\\n",{m.group(1)}"{escaped}",{m.group(1)}"{end}', text)
 
 
 def rewrite(readme: str, section: str, markers: tuple[str, str] = (BEGIN, END)) -> str:
