@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -101,6 +102,24 @@ def test_iou_of_degenerate_boxes_is_zero_not_nan():
     assert iou(line, line)[0, 0] == 0.0
     assert iou(point, box)[0, 0] == 0.0
     assert iou(box, line)[0, 0] == 0.0
+
+
+def test_iou_in_blocks_matches_the_formula_and_warns_of_nothing():
+    # iou works a block of rows at a time; every block, the last partial one and zero-area boxes on
+    # both sides (their 0/0 becomes 0) must give the plain formula's numbers, without a NaN warning.
+    rng = np.random.default_rng(4)
+    a, b = (np.concatenate([xy, xy + rng.integers(0, 4, xy.shape)], axis=1).astype(float)
+            for xy in (rng.integers(0, 8, (301, 2)), rng.integers(0, 8, (257, 2))))
+    w = np.clip(np.minimum(a[:, None, 2], b[:, 2]) - np.maximum(a[:, None, 0], b[:, 0]), 0, None)
+    h = np.clip(np.minimum(a[:, None, 3], b[:, 3]) - np.maximum(a[:, None, 1], b[:, 1]), 0, None)
+    area_a, area_b = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]), (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b - w * h
+    expected = np.divide(w * h, union, out=np.zeros_like(union), where=union > 0)
+    assert ((area_a == 0).any() and (area_b == 0).any()), "the test needs zero-area boxes on both sides"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(iou(a, b), expected)
+        assert np.isfinite(giou(a, b)).all()
 
 
 def test_giou_known_values():

@@ -137,7 +137,7 @@ def test_runtime_sentence_is_rewritten_between_its_markers():
                                                                       "<!-- runtime:end -->"]}), "new"))["source"] \
         == ["<!-- runtime:begin -->\n", "new\n", "<!-- runtime:end -->"]  # the cell's last line, without a newline
     on_one_line = json.dumps({"source": ["<!-- runtime:begin -->old<!-- runtime:end -->\n"]})
-    with pytest.raises(ValueError, match="lines? of its own|then one"):
+    with pytest.raises(ValueError, match="then one"):
         results.rewrite_runtime(on_one_line, sentence)
     with pytest.raises(ValueError, match=re.escape("07_x.ipynb: expected one <!-- runtime:begin -->")):
         results.rewrite_runtime("{}", sentence, "07_x.ipynb")
