@@ -97,13 +97,15 @@ def test_pages_hide_solutions_hidden_tests_and_the_solutions_output(tmp_path):
     text = "\n".join(cell.source for cell in page.cells)
     assert "### BEGIN SOLUTION" not in text and "### BEGIN HIDDEN TESTS" not in text
     assert "YOUR CODE HERE" in text
-    shown = page.cells[solution + 1]  # the run's box went in under the title
+    shown = page.cells[solution]
     assert shown.metadata["nbgrader"]["solution"] and shown.outputs == []
-    assert page.cells[1].source.startswith(":::{important}")
+    title = page.cells[0].source.split("\n")
+    assert title[0].startswith("# ") and title[2].startswith(":::{important}")  # the run's box, under the title
+    assert source.cells[0].source.split("\n", 1)[1].strip() in page.cells[0].source  # the introduction stays
 
     kept = course_site.page_notebook(run, solutions=True)
     assert "### BEGIN SOLUTION" in "\n".join(cell.source for cell in kept.cells)
-    assert kept.cells[solution + 1].outputs  # the instructor's site keeps it
+    assert kept.cells[solution].outputs  # the instructor's site keeps it
 
 
 def test_readme_links_point_to_lesson_pages_or_become_text():

@@ -132,7 +132,7 @@ def crawl(page, base: str, site: Path = SITE) -> dict:
 
 def check(sync_playwright, chromium: str, site: Path = SITE, screenshots: Path | None = None,
           flags=(), viewport=None) -> dict:
-    """Serve ``site``, crawl it in ``chromium`` (headless) and take screenshots of the home page and one lesson."""
+    """Serve ``site`` and crawl it in ``chromium`` (headless); screenshots: home page, one lesson's top and figure."""
     if not (site / "index.html").exists():
         raise SiteBroken(f"{site / 'index.html'} is missing: run `make site` first")
     with serve(site) as base, sync_playwright() as playwright:
@@ -146,8 +146,9 @@ def check(sync_playwright, chromium: str, site: Path = SITE, screenshots: Path |
                 page.screenshot(path=str(screenshots / "site_home.png"))
                 richest = max(result["lessons"], key=lambda name: result["lessons"][name]["pictures"])
                 page.goto(f"{base}{LESSONS}/{richest}.html")
+                page.screenshot(path=str(screenshots / "site_lesson.png"))  # its title and the box naming its run
                 page.locator(".cell_output img").first.scroll_into_view_if_needed()
-                page.screenshot(path=str(screenshots / "site_lesson.png"))
+                page.screenshot(path=str(screenshots / "site_lesson_figure.png"))
                 result["screenshot_lesson"] = richest
         finally:
             browser.close()

@@ -118,7 +118,8 @@ def in_lecture_order(names: list[str]) -> list[str]:
 
 def run_box(run: Run) -> str:
     """The MyST admonition under a page's title that says which run the page shows."""
-    when = f"on {run.date}" + (f", {run.machine}" if run.machine else "")
+    machine = ", ".join(run.machine.split(", ")[:2])  # the CPU and its cores; the kernel and Python add little
+    when = f"on {run.date}" + (f", {machine}" if machine else "")
     took = f" in {run.seconds:.0f} s" if run.seconds is not None else ""
     if run.status not in ("ok", "not recorded"):
         return (f":::{{warning}}\nThis run ({run.mode} mode, {run.by or 'make run'}, {when}) ended with "
@@ -128,8 +129,8 @@ def run_box(run: Run) -> str:
     if run.mode == "fast":
         return (f":::{{important}}\nThe outputs below are from a **fast-mode** run (`CVLIB_FAST=1`, "
                 f"`{run.by or 'make run FAST=1'}`, {when}{took}): smaller data sets and shorter training than the "
-                "lesson's full mode, so its figures fall short of those the text quotes. The results page has the "
-                "full-mode figures.\n:::")
+                "lesson's full mode, so its figures fall short of those the text quotes. The "
+                "[results](../results.md) page has the full-mode figures.\n:::")
     return f":::{{note}}\nThe outputs below are from a run made {when}; its mode was not recorded.\n:::"
 
 
@@ -143,9 +144,14 @@ def page_notebook(run: Run, solutions: bool = False):
         for cell in nb.cells:
             if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
                 cell.outputs, cell.execution_count = [], None  # the solution's output would give it away
-    first_heading = next((i for i, cell in enumerate(nb.cells)
-                          if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# ")), -1)
-    nb.cells.insert(first_heading + 1, nbformat.v4.new_markdown_cell(run_box(run)))
+    box = run_box(run)
+    title = next((cell for cell in nb.cells if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# ")),
+                 None)
+    if title is None:
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(box))
+    else:  # right under the title line, before the lesson's introduction
+        heading, _, rest = title.source.lstrip().partition("\n")
+        title.source = f"{heading}\n\n{box}\n\n{rest.lstrip()}"
     nb.metadata.pop("widgets", None)  # widget state of a headless run: nothing a static page can drive
     return nb
 
