@@ -10,6 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NB     ?=
 FAST   ?=
+SEED   ?=
 SUBMISSIONS ?=
 JAX_SITE  := $(VENV)/jax
 JAX_STAMP := $(JAX_SITE)/.installed
@@ -19,7 +20,7 @@ WORKERS ?= 2
 .PHONY: setup run results test test-jax test-compat test-browser site lab bench assignments grade clean help
 
 help:
-	@echo "make run [NB=01]   execute the notebooks in full mode -> build/REPORT.md (FAST=1: fast mode)"
+	@echo "make run [NB=01]   execute the notebooks in full mode -> build/REPORT.md (FAST=1: fast mode, SEED=1: another seed)"
 	@echo "make results       copy make run's runs into results/ and rewrite README's results and run times"
 	@echo "make test          unit, property and parity tests + every notebook in fast mode"
 	@echo "make lab           JupyterLab on the course"
@@ -42,7 +43,7 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)
 
 run: setup
-	$(BIN)/python tools/run_notebooks.py $(if $(NB),--only $(NB)) $(if $(FAST),--fast)
+	$(BIN)/python tools/run_notebooks.py $(if $(NB),--only $(NB)) $(if $(FAST),--fast) $(if $(SEED),--param SEED=$(SEED))
 
 # The README's results table comes only from recorded runs: build/runs.json -> results/runs.json -> README.md
 results: setup

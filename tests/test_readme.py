@@ -87,6 +87,9 @@ def test_results_table_shows_recorded_figures_targets_and_load(tmp_path):
     assert list(record) == ["05_yolo", "06_ct"], "only full-mode runs are recorded"
     older = {**row, "date": "2026-12-01 10:00", "figures": {"AP50": 0.5}}
     assert results.merge(record, {"05_yolo": older})["05_yolo"]["figures"]["AP50"] == 0.931, "the newest run wins"
+    other_seed = {**row, "date": "2026-12-05 10:00", "params": {"SEED": 3}, "figures": {"AP50": 0.7}}
+    assert results.merge(record, {"05_yolo": other_seed})["05_yolo"]["figures"]["AP50"] == 0.931, \
+        "a run with another seed is not the notebook as it ships"
     text = results.table(record, ["05_yolo", "06_ct", "08_none"])
     assert "| 05_yolo | 301 s | AP50 >= 0.9: 0.931, met | AP50 = 0.931, AP = 0.67 | 2026-12-03 10:00," in text
     assert "| 06_ct | 301 s (machine busy: load 3.5) |" in text

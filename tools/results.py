@@ -40,9 +40,14 @@ SPARE_LOAD = 0.5
 
 
 def merge(record: dict, runs: dict, mode: str = "full") -> dict:
-    """``record`` with the ``ok`` rows of ``runs`` in ``mode`` added; a newer run of a notebook replaces the older."""
+    """``record`` with the ``ok`` rows of ``runs`` in ``mode`` added; a newer run of a notebook replaces the older.
+
+    A run with parameters overridden (``make run SEED=1``) is not the notebook as it ships: tools/seeds.py keeps it.
+    """
     merged = dict(record)
     for name, row in runs.items():
+        if row.get("params"):
+            continue
         if row.get("mode") == mode and row.get("status") == "ok" and row.get("date", "") >= merged.get(
             name, {}
         ).get("date", ""):
