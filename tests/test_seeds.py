@@ -35,13 +35,16 @@ def test_the_default_seed_is_read_from_the_parameters_cell(tmp_path):
     assert all(isinstance(seeds.default_seed(p), int) for p in (ROOT / "notebooks").glob("*.ipynb"))
 
 
-def test_only_full_runs_that_passed_with_another_seed_are_kept_and_the_newest_wins():
+def test_full_runs_of_other_seeds_are_kept_misses_included_and_the_newest_wins():
     defaults = {"05_yolo": 0}
+    unmeasured = run("05_yolo", 3, 0.9, True, status="timeout")
+    unmeasured["targets"][0]["measured"] = None
     runs = [run("05_yolo", 1, 0.95, True), run("05_yolo", None, 0.93, True),  # the default seed: make results's
-            run("05_yolo", 2, 0.80, False, status="error"), run("05_yolo", 2, 0.85, False, mode="fast"),
-            run("99_gone", 1, 0.9, True)]
+            run("05_yolo", 2, 0.80, False, status="FAILED"),  # stopped at the check of its missed target: kept
+            run("05_yolo", 4, 0.85, False, mode="fast"), unmeasured, run("99_gone", 1, 0.9, True)]
     record = seeds.merge({}, runs, defaults)
-    assert list(record) == ["05_yolo"] and list(record["05_yolo"]) == ["1"]
+    assert list(record) == ["05_yolo"] and list(record["05_yolo"]) == ["1", "2"]
+    assert record["05_yolo"]["2"]["status"] == "FAILED"
     newer = run("05_yolo", 1, 0.91, True, date="2026-12-05 10:00")
     older = run("05_yolo", 1, 0.99, True, date="2026-12-01 10:00")
     assert seeds.merge(record, [newer, older], defaults)["05_yolo"]["1"]["figures"]["AP50"] == 0.91
