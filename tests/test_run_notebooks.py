@@ -43,6 +43,11 @@ def test_failing_notebook_is_reported_and_the_rest_still_runs(tmp_path, capsys):
     for name in ("01_fails", "02_works"):
         assert (out / "executed" / f"{name}.ipynb").exists()
         assert (out / "html" / f"{name}.html").exists()
+    # each executed copy says which run made it: the course website shows it on the notebook's page
+    runs = {name: nbformat.read(out / "executed" / f"{name}.ipynb", as_version=4).metadata["cvlib_run"]
+            for name in ("01_fails", "02_works")}
+    assert (runs["01_fails"]["status"], runs["02_works"]["status"]) == ("FAILED", "ok")
+    assert runs["02_works"]["mode"] == "fast" and runs["02_works"]["by"] == "make run FAST=1"
 
     # Running one notebook again replaces its row and keeps the others.
     _write(books / "02_works.ipynb", "from cvlib import report",
