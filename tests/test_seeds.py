@@ -42,9 +42,14 @@ def test_full_runs_of_other_seeds_are_kept_misses_included_and_the_newest_wins()
     runs = [run("05_yolo", 1, 0.95, True), run("05_yolo", None, 0.93, True),  # the default seed: make results's
             run("05_yolo", 2, 0.80, False, status="FAILED"),  # stopped at the check of its missed target: kept
             run("05_yolo", 4, 0.85, False, mode="fast"), unmeasured, run("99_gone", 1, 0.9, True)]
-    record = seeds.merge({}, runs, defaults)
-    assert list(record) == ["05_yolo"] and list(record["05_yolo"]) == ["1", "2"]
+    stopped = run("05_yolo", 5, 0.7, False, status="FAILED")
+    stopped["targets"][2]["measured"] = None  # recorded after the check that stopped the notebook
+    record = seeds.merge({}, [*runs, stopped], defaults)
+    assert list(record) == ["05_yolo"] and list(record["05_yolo"]) == ["1", "2", "5"]
     assert record["05_yolo"]["2"]["status"] == "FAILED"
+    rows = seeds.spread_rows(record, {}, defaults)
+    assert [(r["figure"], sorted(r["values"]), r["all_met"]) for r in rows] == [
+        ("AP50", [1, 2, 5], False), ("error", [1, 2], False)], "a figure a seed never reached is not met"
     newer = run("05_yolo", 1, 0.91, True, date="2026-12-05 10:00")
     older = run("05_yolo", 1, 0.99, True, date="2026-12-01 10:00")
     assert seeds.merge(record, [newer, older], defaults)["05_yolo"]["1"]["figures"]["AP50"] == 0.91

@@ -3,7 +3,7 @@
 A target counts as met only when the worst of its seeds meets it. ``make run`` with ``--param SEED=N`` (see
 ``tools/run_notebooks.py``) writes a ``runs.json`` per run folder; this command
 
-1. adds the full-mode runs that measured every target (a missed target included) to ``results/seeds.json``, one
+1. adds the full-mode runs that measured every target or missed one to ``results/seeds.json``, one
    entry per notebook and seed (a newer run of the same seed replaces the older). The runs of the notebook's own
    default seed come from ``results/runs.json`` (``make results``'s record), so they are never kept twice;
 2. rewrites the README's table between ``<!-- seeds:begin -->`` and ``<!-- seeds:end -->``: per notebook and
@@ -49,16 +49,17 @@ def seed_of(row: dict, defaults: dict[str, int]) -> int:
 def merge(record: dict, runs: list[dict], defaults: dict[str, int]) -> dict:
     """``record`` ({notebook: {seed: row}}) with the full-mode runs of other seeds than the default added.
 
-    A run counts once it measured every full-mode target, even if it then failed: a notebook stops at the check of
-    a missed target, and that miss is exactly what the record must keep.
+    A run counts once it measured every full-mode target, or missed one: a notebook stops at the check of a missed
+    target, before recording the figures after it, and that miss is exactly what the record must keep.
     """
     merged = {name: dict(by_seed) for name, by_seed in record.items()}
     for row in runs:
         if row.get("mode") != "full" or row["notebook"] not in defaults:
             continue
         full_targets = [t for t in row.get("targets", []) if t["mode"] != "fast"]
-        if not full_targets or any(t["measured"] is None for t in full_targets):
-            continue  # it ended before recording its figures
+        measured = [t for t in full_targets if t["measured"] is not None]
+        if not measured or (len(measured) < len(full_targets) and all(t["met"] for t in measured)):
+            continue  # it ended before recording its figures, not at a missed target
         seed = seed_of(row, defaults)
         if seed == defaults[row["notebook"]]:
             continue  # the default seed's run is make results's record
