@@ -13,8 +13,14 @@ Generated (each from a seed, offline, with exact labels):
 - ``augment`` and ``seg_augment``: augmentation that moves boxes or label maps with the pixels (05, 11).
 
 Files: ``formats`` (COCO JSON and PASCAL VOC XML, written and read) and ``download`` (the real data sets
-a student can use when they have them: sources and checksums). Only ``shapes``, ``formats`` and
-``download`` are imported here; import the others by module (``from cvlib.data import clips``).
+a student can use when they have them: sources, checksums and where they go).
+
+Real data sets in their published layouts: ``voc`` (PASCAL VOC 2007), ``landmarks300w`` (300-W ``.pts``
+landmarks), ``omniglot``, ``lfw`` (with ``pairs.txt``), ``otb`` (OTB-100 sequences) and ``pets``
+(Oxford-IIIT Pet trimaps); MosMedData's NIfTI volumes are read by ``ct``.
+
+Only ``shapes``, ``formats`` and ``download`` are imported here; import the others by module
+(``from cvlib.data import clips``).
 """
 
 from cvlib.data.download import download
