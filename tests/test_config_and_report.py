@@ -175,6 +175,19 @@ def test_check_of_named_figures_only_and_unknown_names(fresh_targets, monkeypatc
         report.check("95_t", "AP75")
 
 
+def test_targets_are_not_checked_on_a_real_data_set_but_still_on_synthetic_data(fresh_targets, monkeypatch, capsys):
+    monkeypatch.setenv("CVLIB_FAST", "0")
+    report.target("93_t", "AP50", ">=", 0.8)
+    report.record("93_t", dataset="voc2007", AP50=0.4)
+    assert report.check("93_t") == [] and report.check("93_t", "AP50") == []
+    assert "on voc2007 the figures are not checked" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="no target is declared for 'AP'"):
+        report.check("93_t", "AP")  # a misspelt figure is still an error
+    report.record("93_t", dataset=report.SYNTHETIC)
+    with pytest.raises(AssertionError, match=r"AP50 = 0\.4 MISSED"):
+        report.check("93_t")
+
+
 def test_declaring_again_replaces_and_targets_are_written_for_the_runner(fresh_targets, monkeypatch, tmp_path):
     monkeypatch.setenv(report.REPORT_DIR_ENV, str(tmp_path))
     report.target("94_t", "AP50", ">=", 0.7)

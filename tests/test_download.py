@@ -349,3 +349,21 @@ def test_existing_data_is_found_without_network(no_network, tmp_path):
     found = dl.download("omniglot", root=root)
     assert found.root == root and not found.verified
     assert "images_background: 1 of 19280" in found.note and "not re-checksummed" in found.note
+
+
+def test_dataset_root_is_none_for_synthetic_and_lists_the_known_names_otherwise(tmp_path, monkeypatch):
+    monkeypatch.setenv("CVLIB_DATA", str(tmp_path))
+    dataset_root = dl.dataset_root
+    assert dataset_root("synthetic", ("voc2007",)) is None
+    with pytest.raises(ValueError, match=r"'pets'.*known: 'synthetic', 'voc2007'"):
+        dataset_root("pets", ("voc2007",))
+    with pytest.raises(ValueError, match="unknown data set 'imagenet'"):
+        dataset_root("synthetic", ("imagenet",))
+    with pytest.raises(FileNotFoundError, match="VOCtrainval_06-Nov-2007.tar"):
+        dataset_root("voc2007", ("voc2007",))
+    (tmp_path / "voc2007").mkdir()
+    for pattern in dl.DATASETS["voc2007"]["expected"]:
+        path = tmp_path / "voc2007" / pattern.replace("*", "x")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    assert dataset_root("voc2007", ("voc2007",)) == tmp_path / "voc2007"

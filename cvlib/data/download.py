@@ -35,10 +35,14 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ARCHIVE_DIR", "DATASETS", "LOCK_FILE", "ChecksumError", "Download", "download", "instructions"]
+__all__ = [
+    "ARCHIVE_DIR", "DATASETS", "LOCK_FILE", "SYNTHETIC", "ChecksumError", "Download", "dataset_root", "download",
+    "instructions",
+]  # fmt: skip
 
 LOCK_FILE = "checksums.lock.json"  # in the data set's folder
 ARCHIVE_DIR = "archives"  # archives are kept here after unpacking, so later calls can re-check them
+SYNTHETIC = "synthetic"  # a notebook's DATASET for its own generated data, the default
 HEX_DIGITS = {"sha256": 64, "md5": 32}  # the checksum algorithms the registry may use, and their lengths
 
 # The 98 archives of OTB-100 (100 targets: Jogging and Skating2 hold two each), as the benchmark page listed them.
@@ -677,3 +681,20 @@ def _fetch_with(pooch, name: str, entry: dict, root: Path, downloader) -> Downlo
             f"is now recorded in {lock_path} and later uses are checked against it"
         )
     return Download(name, root, verified=verified, note=note)
+
+
+def dataset_root(dataset: str, real: tuple[str, ...] | list[str]) -> Path | None:
+    """The folder of a notebook's ``DATASET``: ``None`` for ``"synthetic"``, else ``download(dataset).root``.
+
+    ``real`` names the data sets the notebook can switch to. Any other name is a ``ValueError`` that lists
+    the names it knows; a real data set that is not on disk is ``download``'s ``FileNotFoundError``, which
+    says what to download and where to put it.
+    """
+    for name in real:
+        _entry(name)  # a notebook may only offer data sets the registry knows
+    if dataset == SYNTHETIC:
+        return None
+    if dataset not in real:
+        known = ", ".join(repr(n) for n in (SYNTHETIC, *real))
+        raise ValueError(f"DATASET: unknown data set {dataset!r} for this notebook; known: {known}")
+    return download(dataset).root
