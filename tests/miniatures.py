@@ -120,9 +120,37 @@ def _voc_xml(image_id: str, width: int, height: int, objects, segmented: bool) -
     return "\n".join(parts) + "\n"
 
 
-def write_voc(root, seed: int = 0) -> Path:
-    """``root/VOCdevkit/VOC2007`` with four images, their XML, the Main and Segmentation splits and PNG masks."""
+def _voc_extra_images(extra: int, seed: int):
+    """``extra`` more segmented images for a notebook's fast run: id -> (width, height, objects), their regions, splits.
+
+    Image k holds one object (k even) or two (k odd) of seeded classes and boxes, and goes to train (k % 5 < 3),
+    val (k % 5 == 3) or test (k % 5 == 4), in Main and Segmentation alike; its masks fill each box but its border.
+    """
+    rng = np.random.default_rng([seed, 2007])
+    images, regions = {}, {}
+    splits = {"train": [], "val": [], "test": []}
+    for k in range(extra):
+        image_id = f"{900000 + k:06d}"
+        w, h = (int(v) for v in rng.integers(64, 121, 2))
+        objects, boxes = [], []
+        for _ in range(1 + k % 2):
+            bw, bh = int(rng.integers(w // 4, w // 2 + 1)), int(rng.integers(h // 4, h // 2 + 1))
+            x1, y1 = int(rng.integers(1, w - bw + 1)), int(rng.integers(1, h - bh + 1))
+            objects.append((VOC_CLASSES[int(rng.integers(len(VOC_CLASSES)))], 0, 0, (x1, y1, x1 + bw - 1, y1 + bh - 1)))
+            boxes.append((y1, y1 + bh - 2, x1, x1 + bw - 2))  # 0-based half-open, one pixel inside the box
+        images[image_id], regions[image_id] = (w, h, objects), boxes
+        splits[("train", "train", "train", "val", "test")[k % 5]].append(image_id)
+    return images, regions, splits
+
+
+def write_voc(root, seed: int = 0, extra: int = 0) -> Path:
+    """``root/VOCdevkit/VOC2007`` with four images, their XML, the Main and Segmentation splits and PNG masks.
+
+    ``extra`` adds that many more segmented images (``_voc_extra_images``), so a notebook has batches and
+    splits to run on; the first four and everything tests read from them stay the same.
+    """
     rng = np.random.default_rng(seed)
+    extra_images, extra_regions, extra_splits = _voc_extra_images(extra, seed)
     voc = Path(root) / "VOCdevkit" / "VOC2007"
     for sub in (
         "Annotations",
@@ -134,17 +162,18 @@ def write_voc(root, seed: int = 0) -> Path:
     ):
         (voc / sub).mkdir(parents=True, exist_ok=True)
     palette = _voc_palette()
-    for image_id, (w, h, objects) in VOC_IMAGES.items():
+    regions = {**VOC_REGIONS, **extra_regions}
+    for image_id, (w, h, objects) in {**VOC_IMAGES, **extra_images}.items():
         image = _noise(rng, h, w)
         for _, _, _, (x1, y1, x2, y2) in objects:
             image[y1 - 1 : y2, x1 - 1 : x2] = rng.integers(120, 255, 3)
         Image.fromarray(image).save(voc / "JPEGImages" / f"{image_id}.jpg", quality=90)
-        segmented = image_id in VOC_REGIONS
+        segmented = image_id in regions
         (voc / "Annotations" / f"{image_id}.xml").write_text(_voc_xml(image_id, w, h, objects, segmented))
         if segmented:
             instances = np.zeros((h, w), np.uint8)
             classes = np.zeros((h, w), np.uint8)
-            for i, ((r0, r1, c0, c1), obj) in enumerate(zip(VOC_REGIONS[image_id], objects)):
+            for i, ((r0, r1, c0, c1), obj) in enumerate(zip(regions[image_id], objects)):
                 for arr in (instances, classes):
                     arr[max(r0 - 1, 0) : r1 + 1, max(c0 - 1, 0) : c1 + 1] = 255
                 instances[r0:r1, c0:c1] = i + 1
@@ -155,7 +184,8 @@ def write_voc(root, seed: int = 0) -> Path:
                 png.save(voc / folder / f"{image_id}.png")
     for task, splits in VOC_SPLITS.items():
         for split, ids in splits.items():
-            (voc / "ImageSets" / task / f"{split}.txt").write_text("".join(i + "\n" for i in ids))
+            more = extra_splits["train"] + extra_splits["val"] if split == "trainval" else extra_splits[split]
+            (voc / "ImageSets" / task / f"{split}.txt").write_text("".join(i + "\n" for i in ids + more))
     # A per-class list, as the devkit ships one per class and split: the loader must not mistake it for a split.
     (voc / "ImageSets" / "Main" / "chair_train.txt").write_text("000005  1\n000007 -1\n")
     return voc
@@ -186,12 +216,17 @@ def face_points_300w(seed: int = 0) -> list[np.ndarray]:
     return out
 
 
-def write_300w(root, seed: int = 0) -> Path:
+def write_300w(root, seed: int = 0, layout: str = "300w", per_part: int = 4) -> Path:
     """``root/300W/{01_Indoor,02_Outdoor}/<name>.{png,jpg}`` with a ``.pts`` beside each image.
 
     Each image is dark noise with a white 3 x 3 dot centred on the nose tip (landmark 30), so a
-    test can find where the crop put it.
+    test can find where the crop put it. With ``layout="dlib"`` it writes instead the layout of dlib's
+    archive, which the registry's ``ibug300w`` entry expects (see ``_write_300w_dlib``), and returns ``root``.
     """
+    if layout == "dlib":
+        return _write_300w_dlib(root, seed, per_part)
+    if layout != "300w":
+        raise ValueError(f"layout: expected '300w' or 'dlib', got {layout!r}")
     rng = np.random.default_rng(seed + 1)
     base = Path(root) / "300W"
     for (name, w, h), points in zip(_300W_FILES, face_points_300w(seed)):
@@ -206,6 +241,60 @@ def write_300w(root, seed: int = 0) -> Path:
     return base
 
 
+#: dlib's ibug_300W_large_face_landmark_dataset: each part's folder, how its files are named, and its split
+_300W_DLIB = "ibug_300W_large_face_landmark_dataset"
+_300W_DLIB_PARTS = {
+    "afw": ("{photo}_{face}.jpg", "train"),  # AFW and HELEN number the faces of one photo: <photo>_1, <photo>_2
+    "helen/trainset": ("{photo}_{face}.jpg", "train"),
+    "lfpw/trainset": ("image_{photo:04d}.png", "train"),
+    "helen/testset": ("{photo}_{face}.jpg", "test"),
+    "lfpw/testset": ("image_{photo:04d}.png", "test"),
+    "ibug": ("image_{photo:03d}_{face}.jpg", "test"),
+}
+
+
+def _write_300w_dlib(root, seed: int, per_part: int) -> Path:
+    """``root/ibug_300W_large_face_landmark_dataset/<part>/<name>.{jpg,png}`` with a ``.pts`` beside each, for
+    the six parts of ``_300W_DLIB_PARTS`` (``per_part`` faces each; AFW's first photo holds two faces), and
+    dlib's ``labels_ibug_300W_{train,test}.xml`` listing them with a face box and 0-based parts."""
+    from cvlib.data.faces import mean_shape
+
+    rng = np.random.default_rng(seed + 2)
+    base = Path(root) / _300W_DLIB
+    shape = mean_shape()
+    listed = {"train": [], "test": []}
+    for p, (part, (pattern, split)) in enumerate(_300W_DLIB_PARTS.items()):
+        folder = base / part
+        folder.mkdir(parents=True, exist_ok=True)
+        for k in range(per_part):
+            photo, face = (k, 1) if part != "afw" else (max(k - 1, 0), 1 + (k == 1))
+            name = pattern.format(photo=100 * (p + 1) + photo, face=face)
+            w, h = int(rng.integers(90, 121)), int(rng.integers(90, 121))
+            points = shape * rng.uniform(18, 24) + [w / 2, h / 2] + rng.uniform(-5, 5, 2)
+            points = np.round(points + rng.normal(0, 0.3, shape.shape) + 1.0, 3)  # 1-based, as 300-W writes them
+            image = _noise(rng, h, w)
+            x, y = np.rint(points[30] - 1).astype(int)
+            image[y - 1 : y + 2, x - 1 : x + 2] = 255
+            path = folder / name
+            Image.fromarray(image).save(path, **({"quality": 95} if path.suffix == ".jpg" else {}))
+            lines = ["version: 1", "n_points:  68", "{", *(f"{px:.3f} {py:.3f}" for px, py in points), "}"]
+            path.with_suffix(".pts").write_text("\n".join(lines) + "\n")
+            listed[split].append((f"{part}/{name}", points - 1))
+    for split, images in listed.items():
+        xml = ["<?xml version='1.0' encoding='ISO-8859-1'?>",
+               "<?xml-stylesheet type='text/xsl' href='image_metadata_stylesheet.xsl'?>",
+               "<dataset>", f"<name>iBUG face point dataset - {split}ing images</name>", "<images>"]
+        for file, points in images:
+            (x0, y0), (x1, y1) = np.floor(points.min(0)).astype(int), np.ceil(points.max(0)).astype(int)
+            xml.append(f"  <image file='{file}'>")
+            xml.append(f"    <box top='{y0}' left='{x0}' width='{x1 - x0}' height='{y1 - y0}'>")
+            xml += [f"      <part name='{i:02d}' x='{round(x)}' y='{round(y)}'/>" for i, (x, y) in enumerate(points)]
+            xml += ["    </box>", "  </image>"]
+        xml += ["</images>", "</dataset>"]
+        (base / f"labels_ibug_300W_{split}.xml").write_text("\n".join(xml) + "\n", encoding="ISO-8859-1")
+    return Path(root)
+
+
 # --------------------------------------------------------------------------- Omniglot
 
 #: subset -> alphabet -> character folder -> (id, drawers)
@@ -218,12 +307,28 @@ OMNIGLOT = {
 }
 
 
-def write_omniglot(root, seed: int = 0) -> Path:
+#: subset -> the alphabets ``write_omniglot(n=...)`` adds, each with n characters drawn by all 20 drawers
+_OMNIGLOT_EXTRA = {"images_background": ("Bengali", "Greek"), "images_evaluation": ("Atlantean", "Kannada")}
+
+
+def _omniglot_layout(n: int) -> dict:
+    """``OMNIGLOT`` plus the extra alphabets of ``n`` characters each (ids from 2000 on)."""
+    layout = {subset: dict(alphabets) for subset, alphabets in OMNIGLOT.items()}
+    next_id = 2000
+    for subset, names in _OMNIGLOT_EXTRA.items():
+        for name in names if n else ():
+            ids = (f"{next_id + c:04d}" for c in range(n))
+            layout[subset][name] = {f"character{c:02d}": (i, tuple(range(1, 21))) for c, i in enumerate(ids, 1)}
+            next_id += n
+    return layout
+
+
+def write_omniglot(root, seed: int = 0, n: int = 0) -> Path:
     """``root/images_background/<Alphabet>/characterNN/<id>_<nn>.png`` (and ``images_evaluation``): 105 x 105
-    1-bit PNGs, black strokes on white."""
+    1-bit PNGs, black strokes on white; ``n`` adds two alphabets of ``n`` characters by all 20 drawers to each set."""
     rng = np.random.default_rng(seed)
     root = Path(root)
-    for subset, alphabets in OMNIGLOT.items():
+    for subset, alphabets in _omniglot_layout(n).items():
         for alphabet, characters in alphabets.items():
             for folder, (char_id, drawers) in characters.items():
                 path = root / subset / alphabet / folder
@@ -250,15 +355,22 @@ def _lfw_fold(fold: int) -> list[str]:
     return ["\t".join(map(str, matched)), "\t".join(map(str, mismatched))]
 
 
-def write_lfw(root, seed: int = 0) -> Path:
-    """``root/lfw/<Name>/<Name>_NNNN.jpg`` (100 x 100), ``root/pairs.txt`` (header ``10<TAB>1``: ten folds of
-    one matched and one mismatched pair) and ``root/pairsDevTrain.txt`` (header ``2``)."""
+def write_lfw(root, seed: int = 0, side: int = 100, extra_people: int = 0, extra_images: int = 4) -> Path:
+    """``root/lfw/<Name>/<Name>_NNNN.jpg`` (``side`` x ``side``; LFW's own are 250 x 250), ``root/pairs.txt``
+    (header ``10<TAB>1``: ten folds of one matched and one mismatched pair) and ``root/pairsDevTrain.txt``
+    (header ``2``). ``extra_people`` more people (``Extra_Person_NN``, ``extra_images`` pictures each) appear in
+    no pairs file, as most of LFW's people do: a model can be trained on them."""
     rng = np.random.default_rng(seed)
     root = Path(root)
     for name, count in LFW_PEOPLE.items():
         (root / "lfw" / name).mkdir(parents=True, exist_ok=True)
         for k in range(1, count + 1):
-            Image.fromarray(_noise(rng, 100, 100)).save(root / "lfw" / name / f"{name}_{k:04d}.jpg")
+            Image.fromarray(_noise(rng, side, side)).save(root / "lfw" / name / f"{name}_{k:04d}.jpg")
+    for person in range(1, extra_people + 1):
+        name = f"Extra_Person_{person:02d}"
+        (root / "lfw" / name).mkdir(parents=True, exist_ok=True)
+        for k in range(1, extra_images + 1):
+            Image.fromarray(_noise(rng, side, side)).save(root / "lfw" / name / f"{name}_{k:04d}.jpg")
     lines = ["10\t1"] + [line for fold in range(10) for line in _lfw_fold(fold)]
     (root / "pairs.txt").write_text("\n".join(lines) + "\n")
     dev = [
@@ -320,14 +432,30 @@ PETS = {
 }
 
 
-def write_pets(root, seed: int = 0) -> Path:
+#: the breeds (CLASS-ID, SPECIES, BREED-ID) of the extra photos ``write_pets(n=...)`` adds
+_PETS_EXTRA = {"Abyssinian": (1, 1, 1), "american_bulldog": (2, 2, 1), "Bengal": (6, 1, 2)}
+
+
+def _pets_files(n: int) -> dict:
+    """``PETS`` plus ``n`` extra 64 x 64 photos, named ``<Breed>_<100 + k>``; every third one in the test list."""
+    files = dict(PETS)
+    breeds = list(_PETS_EXTRA.items())
+    for k in range(n):
+        breed, ids = breeds[k % len(breeds)]
+        files[f"{breed}_{100 + k}"] = (*ids, "test" if k % 3 == 2 else "trainval", 64, 64)
+    return files
+
+
+def write_pets(root, seed: int = 0, n: int = 0) -> Path:
     """``root/images/*.jpg``, ``root/annotations/trimaps/*.png`` (1 pet, 2 background, 3 border) and
-    ``root/annotations/{trainval,test,list}.txt`` with ``#`` comment lines."""
+    ``root/annotations/{trainval,test,list}.txt`` with ``#`` comment lines; ``n`` extra photos make the set
+    big enough for a notebook's splits and batches."""
     rng = np.random.default_rng(seed)
     root = Path(root)
     (root / "images").mkdir(parents=True, exist_ok=True)
     (root / "annotations" / "trimaps").mkdir(parents=True, exist_ok=True)
-    for name, (_, _, _, _, w, h) in PETS.items():
+    files = _pets_files(n)
+    for name, (_, _, _, _, w, h) in files.items():
         trimap = np.full((h, w), 2, np.uint8)
         centre, axes = (w // 2, h // 2), (w // 3, h // 3)
         cv2.ellipse(trimap, centre, axes, 0, 0, 360, 3, -1)  # border ring ...
@@ -346,7 +474,7 @@ def write_pets(root, seed: int = 0) -> Path:
         "#images with small first letter are dog images",
     ]
     for split in ("trainval", "test", "list"):
-        rows = [f"{n} {c} {s} {b}" for n, (c, s, b, sp, _, _) in PETS.items() if split in ("list", sp)]
+        rows = [f"{k} {c} {s} {b}" for k, (c, s, b, sp, _, _) in files.items() if split in ("list", sp)]
         lines = (header if split == "list" else []) + rows
         (root / "annotations" / f"{split}.txt").write_text("\n".join(lines) + "\n")
     return root
@@ -373,14 +501,25 @@ def mosmed_hu(seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
-def write_mosmed(root, seed: int = 0) -> Path:
+def write_mosmed(root, seed: int = 0, extra: int = 0) -> Path:
     """``root/CT-0/study_0001.nii.gz`` and ``root/CT-23/study_0002.nii.gz``: ``mosmed_hu(seed)`` stored as int16
     with ``scl_slope = 1, scl_inter = -1024`` (raw values from 0, as many scanners write CT) and the affine
-    ``mosmed_affine(seed)``."""
+    ``mosmed_affine(seed)``.
+
+    ``extra`` more scans, alternately CT-23 and CT-0 (``study_1000`` on), are small chest phantoms
+    (``cvlib.data.ct.phantom``, 40 x 40 x 16 voxels) stored the same way, so a notebook has enough scans to split.
+    """
     import nibabel as nib
 
+    from cvlib.data import ct
+
     root = Path(root)
-    for key, hu in mosmed_hu(seed).items():
+    volumes = dict(mosmed_hu(seed))
+    for i in range(extra):
+        label = 1 - i % 2
+        hu, _, _ = ct.phantom(label, seed=[seed, 1000 + i], shape=(40, 40, 16))
+        volumes[f"{'CT-23' if label else 'CT-0'}/study_{1000 + i:04d}"] = np.clip(hu, -1024, 3071)
+    for key, hu in volumes.items():
         folder, study = key.split("/")
         image = nib.Nifti1Image((hu + 1024).astype(np.int16), mosmed_affine(seed))
         image.header.set_slope_inter(1.0, -1024.0)

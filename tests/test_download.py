@@ -359,7 +359,7 @@ def test_dataset_root_is_none_for_synthetic_and_lists_the_known_names_otherwise(
         dataset_root("pets", ("voc2007",))
     with pytest.raises(ValueError, match="unknown data set 'imagenet'"):
         dataset_root("synthetic", ("imagenet",))
-    with pytest.raises(FileNotFoundError, match="VOCtrainval_06-Nov-2007.tar"):
+    with pytest.raises(FileNotFoundError, match=r"VOCtrainval_06-Nov-2007\.tar"):
         dataset_root("voc2007", ("voc2007",))
     (tmp_path / "voc2007").mkdir()
     for pattern in dl.DATASETS["voc2007"]["expected"]:

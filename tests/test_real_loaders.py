@@ -541,3 +541,14 @@ def test_pets_unreadable_image_names_the_file(pets_root):
     (pets_root / "images" / "Abyssinian_1.jpg").write_bytes(b"\xff\xd8 truncated")
     with pytest.raises(ValueError, match=r"images/Abyssinian_1\.jpg: cannot be read as an image"):
         pets.load_pets(pets_root, size=32)
+
+
+def test_voc_boxes_on_the_border_stay_inside_the_resized_image(tmp_path):
+    # Scaled in float32, a box touching the right or bottom border could land a hair past ``size``.
+    from cvlib.data.voc import load_voc_scenes
+
+    root = miniatures.write_voc(tmp_path, extra=80)  # some of its boxes touch the border: 3 of them used to cross it
+    for size in (57, 64, 96, 100, 127, 128, 224):
+        scenes = load_voc_scenes(root, "trainval", size=size, keep_difficult=True)
+        boxes = np.concatenate([t["boxes"] for t in scenes.targets])
+        assert boxes.min() >= 0 and boxes.max() <= size

@@ -223,9 +223,10 @@ def load_voc_scenes(
         images[i], (h, w) = _resize_image(voc.image_paths[i], size)
         sx, sy = size / w, size / h
         keep = np.ones(len(target["labels"]), bool) if keep_difficult else ~target["difficult"]
-        boxes = target["boxes"][keep] * np.array([sx, sy, sx, sy], np.float32)
+        boxes = target["boxes"][keep].astype(np.float64) * np.array([sx, sy, sx, sy])
         out = {
-            "boxes": boxes.astype(np.float32),
+            # float32 rounding of the scaled box may step past the border it touched: clip it back into the image
+            "boxes": np.clip(boxes, 0.0, size).astype(np.float32),
             "labels": target["labels"][keep],
             "difficult": target["difficult"][keep],
             "truncated": target["truncated"][keep],
