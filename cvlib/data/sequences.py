@@ -18,7 +18,6 @@ OTB's text files are 1-based (MATLAB's convention: the top-left pixel is (1, 1))
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -334,24 +333,12 @@ def read_otb(path) -> Sequence:
     if gaps:
         raise ValueError(f"path: frames missing in {img_dir}: {', '.join(f'{n:04d}' for n in gaps[:10])}"
                          f"{' ...' if len(gaps) > 10 else ''}")
-    rows = []
-    for k, line in enumerate(gt_file.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        values = [v for v in re.split(r"[,\s]+", line.strip()) if v]
-        try:
-            row = [float(v) for v in values]
-        except ValueError:
-            raise ValueError(f"path: {gt_file} line {k}: expected four numbers x,y,w,h, got {line!r}") from None
-        if len(row) != 4:
-            raise ValueError(f"path: {gt_file} line {k}: expected four numbers x,y,w,h, got {line!r}")
-        rows.append(row)
-    if len(rows) != len(files):
-        raise ValueError(f"path: {gt_file} has {len(rows)} boxes but {img_dir} has {len(files)} frames; "
+    from cvlib.data.otb import read_groundtruth  # here: cvlib.data.otb builds on this module
+
+    boxes = read_groundtruth(gt_file)  # 0-based xywh; names the file and line of a malformed row
+    if len(boxes) != len(files):
+        raise ValueError(f"path: {gt_file} has {len(boxes)} boxes but {img_dir} has {len(files)} frames; "
                          "expected one box per frame")
-    boxes = np.array(rows, dtype=np.float64)
-    boxes[:, :2] -= 1.0  # OTB is 1-based
-    boxes = boxes_array(boxes, "groundtruth_rect.txt", "xywh")
     frames = []
     for p in files:
         image = cv2.imread(str(p), cv2.IMREAD_COLOR)
