@@ -19,11 +19,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from cvlib._checks import boxes_array
-from cvlib.data.sequences import Sequence, read_otb
+from cvlib.data.sequences import IMAGE_SUFFIXES, Sequence, read_frames, read_otb
 
 __all__ = ["OTB_FRAME_RANGES", "OTBEntry", "list_sequences", "read_groundtruth", "read_sequence"]
 
@@ -37,7 +36,6 @@ OTB_FRAME_RANGES: dict[str, tuple[int, int]] = {
 }
 
 _GROUNDTRUTH = re.compile(r"^groundtruth_rect(?:\.(\d+))?\.txt$")
-_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 @dataclass
@@ -84,7 +82,7 @@ def _frames(seq: Path) -> dict[int, Path]:
     img = seq / "img"
     if not img.is_dir():
         raise ValueError(f"{seq}: no img/ folder; an OTB sequence keeps its frames in img/0001.jpg, ...")
-    frames = {int(p.stem): p for p in img.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES and p.stem.isdigit()}
+    frames = {int(p.stem): p for p in img.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.stem.isdigit()}
     if not frames:
         raise ValueError(f"{img}: no numbered frames (0001.jpg, ...)")
     return frames
@@ -156,13 +154,6 @@ def read_sequence(path, target: int | None = None, frames: tuple[int, int] | Non
     missing = [n for n in range(first, last + 1) if n not in available]
     if missing:
         raise FileNotFoundError(f"{seq / 'img'}: frame {missing[0]} is missing ({len(missing)} missing)")
-    images = []
-    for n in range(first, last + 1):
-        bgr = cv2.imread(str(available[n]), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise ValueError(f"{available[n]}: cannot be read as an image")
-        images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    if len({f.shape for f in images}) != 1:
-        raise ValueError(f"{seq / 'img'}: the frames do not all have the same size")
     name = seq.name if target is None else f"{seq.name}.{target}"
-    return Sequence(np.stack(images), boxes, name, {"first_frame": first, "target": target})
+    frames_rgb = read_frames([available[n] for n in range(first, last + 1)])
+    return Sequence(frames_rgb, boxes, name, {"first_frame": first, "target": target})

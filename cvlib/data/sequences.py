@@ -306,7 +306,7 @@ def generate_sequences(
 
 # --------------------------------------------------------------------------- OTB layout
 
-_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 def read_otb(path) -> Sequence:
@@ -324,7 +324,7 @@ def read_otb(path) -> Sequence:
         raise ValueError(f"path: {img_dir} is missing; an OTB sequence keeps its frames in img/0001.jpg, ...")
     if not gt_file.is_file():
         raise ValueError(f"path: {gt_file} is missing; an OTB sequence has one x,y,w,h line per frame there")
-    files = sorted((p for p in img_dir.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES and p.stem.isdigit()),
+    files = sorted((p for p in img_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.stem.isdigit()),
                    key=lambda p: int(p.stem))
     if not files:
         raise ValueError(f"path: {img_dir} holds no numbered frames (0001.jpg, ...)")
@@ -339,6 +339,12 @@ def read_otb(path) -> Sequence:
     if len(boxes) != len(files):
         raise ValueError(f"path: {gt_file} has {len(boxes)} boxes but {img_dir} has {len(files)} frames; "
                          "expected one box per frame")
+    return Sequence(read_frames(files), boxes, root.name, {"first_frame": numbers[0]})
+
+
+def read_frames(files) -> np.ndarray:
+    """The image files ``files`` as one uint8 RGB ``(T, H, W, 3)`` array; ``ValueError`` naming an unreadable
+    file, or the folder when the frames differ in size."""
     frames = []
     for p in files:
         image = cv2.imread(str(p), cv2.IMREAD_COLOR)
@@ -346,8 +352,8 @@ def read_otb(path) -> Sequence:
             raise ValueError(f"path: cannot read the image {p}")
         frames.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
     if len({f.shape for f in frames}) != 1:
-        raise ValueError(f"path: the frames in {img_dir} do not all have the same size")
-    return Sequence(np.stack(frames), boxes, root.name, {"first_frame": numbers[0]})
+        raise ValueError(f"path: the frames in {Path(files[0]).parent} do not all have the same size")
+    return np.stack(frames)
 
 
 def write_otb(path, sequence: Sequence, quality: int = 90) -> Path:
