@@ -67,6 +67,18 @@ def _result(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, indices: 
     }
 
 
+def _passing(given, checked: np.ndarray, threshold: float) -> np.ndarray:
+    """Indices whose value is at least ``threshold``, compared at the precision the values came in.
+
+    ``checked`` is ``given`` validated as float64. A float32 score of 0.9 is 0.89999998 in float64 and would
+    fall below a threshold of 0.9; compared as float32, as the caller wrote them, it passes.
+    """
+    dtype = getattr(given, "dtype", None)
+    if dtype is not None and np.issubdtype(dtype, np.floating):
+        return np.flatnonzero(checked.astype(dtype) >= dtype.type(threshold))
+    return np.flatnonzero(checked >= threshold)
+
+
 def rcnn_postprocess(boxes, scores, labels, score_threshold: float | None = 0.5, iou_threshold: float = 0.3,
                      merge: str = "keep", format: str = "xyxy") -> dict:
     """The lecture's R-CNN rule: drop regions scoring below ``score_threshold``, merge overlaps into the best.
@@ -98,7 +110,7 @@ def rcnn_postprocess(boxes, scores, labels, score_threshold: float | None = 0.5,
     iou_threshold = probability(iou_threshold, "iou_threshold")
     if not isinstance(merge, str) or merge not in MERGE_MODES:
         raise ValueError(f"merge: expected one of {', '.join(map(repr, MERGE_MODES))}, got {merge!r}")
-    candidates = np.arange(len(b)) if score_threshold is None else np.flatnonzero(s >= score_threshold)
+    candidates = np.arange(len(b)) if score_threshold is None else _passing(scores, s, score_threshold)
     groups = _greedy(b[candidates], s[candidates], l[candidates], iou_threshold, inclusive=False)
     indices = [int(candidates[best]) for best, _ in groups]
     if merge == "keep":
@@ -152,7 +164,7 @@ def yolo_postprocess(boxes, objectness, class_probs, objectness_threshold: float
     if not isinstance(class_agnostic, (bool, np.bool_)):
         raise ValueError(f"class_agnostic: expected True or False, got {class_agnostic!r}")
     labels = probs.argmax(axis=1).astype(np.int64)
-    candidates = np.flatnonzero(p >= objectness_threshold)
+    candidates = _passing(objectness, p, objectness_threshold)
     groups = np.zeros(len(candidates), np.int64) if class_agnostic else labels[candidates]
     kept = _greedy(b[candidates], p[candidates], groups, iou_threshold, inclusive=True)
     indices = [int(candidates[best]) for best, _ in kept]

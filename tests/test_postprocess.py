@@ -48,7 +48,7 @@ def test_rcnn_keep_is_batched_nms_on_the_regions_that_pass(dets, score_threshold
     passing = np.flatnonzero(scores >= score_threshold)
     expected = passing[batched_nms(boxes[passing], scores[passing], labels[passing], 0.3)]
     np.testing.assert_array_equal(out["indices"], expected)
-    assert np.all(out["scores"] >= score_threshold), "a region below the threshold was returned"
+    assert np.all(scores[out["indices"]] >= score_threshold), "a region below the threshold was returned"
 
 
 @SETTINGS
@@ -242,3 +242,12 @@ def test_yolo_bad_input_names_the_argument(kwargs, argument):
     args = {"boxes": BOXES, "objectness": [0.9, 0.8], "class_probs": np.eye(2), **kwargs}
     with pytest.raises(ValueError, match=rf"^{argument}"):
         yolo_postprocess(**args)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_a_score_equal_to_the_threshold_passes_at_the_precision_it_came_in(dtype):
+    # float32(0.9) is 0.89999998 as a float64: compared there, a score written as 0.9 would fall below 0.9
+    boxes = np.array([[0.0, 0.0, 1.0, 1.0]])
+    score = np.array([0.9], dtype)
+    assert rcnn_postprocess(boxes, score, [0], score_threshold=0.9)["indices"].tolist() == [0]
+    assert yolo_postprocess(boxes, score, [[1.0]], objectness_threshold=0.9)["indices"].tolist() == [0]
