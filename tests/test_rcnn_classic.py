@@ -271,6 +271,20 @@ def test_fit_records_the_stages(trained):
     assert fc.shape == (0, 16) and pool5.shape == (0, 4 * 4 * 8)
 
 
+def test_fit_cnn_is_fits_first_stage_alone(trained, scenes):
+    model, history = trained
+    keras.utils.set_random_seed(0)
+    alone = RCNN(len(scenes.class_names), TINY, seed=0)
+    first = alone.fit_cnn(scenes.images, scenes.targets, _proposals(scenes), verbose=0)
+    assert alone.svms == [] and model.svms, "no SVMs: only the crop CNN is trained"
+    assert first["crops"] == history["crops"] and first["foreground_crops"] == history["foreground_crops"]
+    assert first["cnn"] == history["cnn"], "the same crops, labels and draws train the same CNN"
+    for a, b in zip(alone.cnn.get_weights(), model.cnn.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="no objects"):
+        RCNN(6, TINY).fit_cnn(scenes.images[:1], [{"boxes": np.zeros((0, 4)), "labels": []}], _proposals(scenes)[:1])
+
+
 def test_regression_moves_the_kept_boxes_and_keeps_their_scores(trained, scenes):
     model, _ = trained
     proposals = _proposals(scenes)[:2]

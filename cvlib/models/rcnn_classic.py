@@ -516,54 +516,16 @@ class RCNN:
     def fit(self, images, targets, proposals, verbose: int = 2) -> dict:
         """Train R-CNN's three stages on images, their targets and one (P, 4) proposal array per image.
 
-        1. fine-tune the crop CNN on ``crops_per_image`` crops per image (``finetune_labels``,
-           ``sample_finetune``; the objects' own boxes join the candidates, as in the paper's code);
+        1. fine-tune the crop CNN on ``crops_per_image`` crops per image (``fit_cnn``);
         2. SVMs on the standardised features of every object and proposal (``svm_labels``);
         3. ridge box regressors on the proposals with IoU > ``regression_iou`` (``regression_targets``).
 
         Returns ``history``: the CNN's Keras history plus the seconds each stage took.
         """
-        import keras
-
         c = self.config
-        ims = _image_list(images)
-        if not ims:
-            raise ValueError("images: expected at least one training image, got none")
-        if not isinstance(targets, (list, tuple)) or len(targets) != len(ims):
-            raise ValueError(f"targets: expected a list of {len(ims)} dicts (one per image), got {len(targets)}")
-        gts = [_target(t, f"targets[{i}]", self.num_classes) for i, t in enumerate(targets)]
-        props = _proposal_list(proposals, len(ims), ims)
-        if sum(len(g) for g, _ in gts) == 0:
-            raise ValueError("targets: no objects in any image; R-CNN needs positives to learn from")
-        timing = {}
-
-        # 1. Fine-tune the CNN on labelled warped crops.
-        start = time.perf_counter()
-        crops, classes = [], []
-        for im, (gt, lab), p in zip(ims, gts, props):
-            cand = np.concatenate([gt, p])
-            cls, _ = finetune_labels(cand, gt, lab, c.fg_iou)
-            pick = sample_finetune(cls, c.crops_per_image, c.fg_fraction, self.rng)
-            crops.append(self.warp(im, cand[pick]))
-            classes.append(cls[pick])
-        x, y = np.concatenate(crops), np.concatenate(classes)
-        timing["warp_train_s"] = time.perf_counter() - start
-        start = time.perf_counter()
-        self.cnn = build_crop_cnn(self.num_classes, c.crop_size, c.filters, c.hidden)
-        self.cnn.compile(
-            optimizer=keras.optimizers.Adam(c.learning_rate),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-        )
-        order = self.rng.permutation(len(x))
-        fit = self.cnn.fit(x[order], y[order], batch_size=c.batch_size, epochs=c.epochs, verbose=verbose)
-        # One pass gives the SVMs' fc features, the regressors' pool5 features and the CNN's own logits.
-        self.feature_model = keras.Model(
-            self.cnn.input,
-            [self.cnn.get_layer("features").output, self.cnn.get_layer("pool5").output, self.cnn.output],
-        )
-        timing["cnn_s"] = time.perf_counter() - start
-        self.history = {"cnn": fit.history, "crops": len(x), "foreground_crops": int((y > 0).sum())}
+        ims, gts, props = self._training_set(images, targets, proposals)
+        self._fit_cnn(ims, gts, props, verbose)
+        timing = self.history["timing"]
 
         # 2. SVMs on every object and proposal of every image (no mining needed: see the module docstring).
         start = time.perf_counter()
@@ -600,6 +562,64 @@ class RCNN:
         timing["regression_s"] = time.perf_counter() - start
         self.history.update(timing=timing, svm_rows=len(f_all), regression_pairs=len(reg_f))
         return self.history
+
+    def fit_cnn(self, images, targets, proposals, verbose: int = 2) -> dict:
+        """R-CNN's first stage alone: fine-tune the crop CNN (``self.cnn``), as ``fit`` does before its SVMs.
+
+        For a backbone pre-trained on crops (Mask R-CNN's notebook): the same crops, labels and random
+        draws as ``fit``. Returns ``history``: the CNN's Keras history and the seconds it took.
+        """
+        self._fit_cnn(*self._training_set(images, targets, proposals), verbose)
+        return self.history
+
+    def _training_set(self, images, targets, proposals) -> tuple[list, list, list]:
+        """Checked images, (boxes, labels) per image and proposals per image."""
+        ims = _image_list(images)
+        if not ims:
+            raise ValueError("images: expected at least one training image, got none")
+        if not isinstance(targets, (list, tuple)) or len(targets) != len(ims):
+            raise ValueError(f"targets: expected a list of {len(ims)} dicts (one per image), got {len(targets)}")
+        gts = [_target(t, f"targets[{i}]", self.num_classes) for i, t in enumerate(targets)]
+        props = _proposal_list(proposals, len(ims), ims)
+        if sum(len(g) for g, _ in gts) == 0:
+            raise ValueError("targets: no objects in any image; R-CNN needs positives to learn from")
+        return ims, gts, props
+
+    def _fit_cnn(self, ims: list, gts: list, props: list, verbose: int) -> None:
+        """Stage 1 on checked inputs: labelled warped crops (the objects' own boxes join the candidates, as in
+        the paper's code; ``finetune_labels``, ``sample_finetune``), then the CNN's training."""
+        import keras
+
+        c = self.config
+        timing = {}
+        start = time.perf_counter()
+        crops, classes = [], []
+        for im, (gt, lab), p in zip(ims, gts, props):
+            cand = np.concatenate([gt, p])
+            cls, _ = finetune_labels(cand, gt, lab, c.fg_iou)
+            pick = sample_finetune(cls, c.crops_per_image, c.fg_fraction, self.rng)
+            crops.append(self.warp(im, cand[pick]))
+            classes.append(cls[pick])
+        x, y = np.concatenate(crops), np.concatenate(classes)
+        timing["warp_train_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        self.cnn = build_crop_cnn(self.num_classes, c.crop_size, c.filters, c.hidden)
+        self.cnn.compile(
+            optimizer=keras.optimizers.Adam(c.learning_rate),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+        self.cnn.optimizer.build(self.cnn.trainable_variables)  # before fit, which then traces its step only once
+        order = self.rng.permutation(len(x))
+        fit = self.cnn.fit(x[order], y[order], batch_size=c.batch_size, epochs=c.epochs, verbose=verbose)
+        # One pass gives the SVMs' fc features, the regressors' pool5 features and the CNN's own logits.
+        self.feature_model = keras.Model(
+            self.cnn.input,
+            [self.cnn.get_layer("features").output, self.cnn.get_layer("pool5").output, self.cnn.output],
+        )
+        timing["cnn_s"] = time.perf_counter() - start
+        self.history = {"cnn": fit.history, "crops": len(x), "foreground_crops": int((y > 0).sum()), "timing": timing}
+
 
     # ------------------------------------------------------------------ detection
 
