@@ -1,0 +1,79 @@
+"""Two training choices on a CPU, measured on notebook 11's U-Net (depth 3, 16 filters, 64 x 64 scenes).
+
+Run ``python benchmarks/bench_training.py``.
+
+- XLA: ``compile(..., jit_compile=True)`` against Keras's default on a CPU-only machine (no XLA; TensorFlow's
+  oneDNN kernels, which ``import cvlib.config`` switches on). Median seconds per epoch after a warm-up epoch.
+- The optimizer built before ``fit``: a Keras optimizer whose variables are created inside the first ``fit``
+  makes TensorFlow trace the training step a second time. ``model.optimizer.build(model.trainable_variables)``
+  after ``compile`` saves that trace and leaves the trained weights bit for bit the same (checked here).
+  Median seconds of a whole first ``fit`` (one short epoch: tracing dominates, as in a fast-mode notebook).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for _harness when run as a script
+
+from _harness import Row, median_seconds
+
+import cvlib.config  # noqa: F401 - oneDNN kernels on, as in the notebooks
+from cvlib.models.unet import build_unet
+
+IMAGES, SIZE, CLASSES, BATCH = 1024, 64, 7, 32
+
+
+def _data(n: int):
+    rng = np.random.default_rng(0)
+    return rng.random((n, SIZE, SIZE, 3), np.float32), rng.integers(0, CLASSES, (n, SIZE, SIZE))
+
+
+def _unet(jit_compile=False, build_optimizer=False):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = build_unet((SIZE, SIZE, 3), CLASSES, depth=3, base_filters=16, batch_norm=True)
+    model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=jit_compile)
+    if build_optimizer:
+        model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def _epoch_seconds(jit_compile: bool, x, y) -> float:
+    model = _unet(jit_compile)
+    return median_seconds(lambda: model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0), repeat=3)
+
+
+def _first_fit(build_optimizer: bool, x, y):
+    model = _unet(build_optimizer=build_optimizer)
+    model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+    return model
+
+
+def run() -> list[Row]:
+    x, y = _data(IMAGES)
+    rows = [Row(f"U-Net epoch, {IMAGES:,} {SIZE}x{SIZE} images, batch {BATCH}", _epoch_seconds(False, x, y),
+                _epoch_seconds(True, x, y), "the same with XLA, jit_compile=True",
+                note="Keras's default on a CPU (oneDNN kernels, no XLA) against XLA")]
+    small_x, small_y = x[:128], y[:128]
+    built, lazy = _first_fit(True, small_x, small_y), _first_fit(False, small_x, small_y)
+    same = all(np.array_equal(a, b) for a, b in zip(built.get_weights(), lazy.get_weights()))
+    assert same, "building the optimizer before fit must not change the trained weights"
+    rows.append(Row(f"first fit of a U-Net, {len(small_x)} images", median_seconds(
+        lambda: _first_fit(True, small_x, small_y), repeat=3, warmup=0), median_seconds(
+        lambda: _first_fit(False, small_x, small_y), repeat=3, warmup=0), "optimizer built inside fit",
+        note="optimizer.build(trainable_variables) after compile: its step traced once; the same weights"))
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
