@@ -566,8 +566,9 @@ class RCNN:
     def fit_cnn(self, images, targets, proposals, verbose: int = 2) -> dict:
         """R-CNN's first stage alone: fine-tune the crop CNN (``self.cnn``), as ``fit`` does before its SVMs.
 
-        For a backbone pre-trained on crops (Mask R-CNN's notebook): the same crops, labels and random
-        draws as ``fit``. Returns ``history``: the CNN's Keras history and the seconds it took.
+        A crop classifier to start a two-stage detector's backbone from (``init_backbone_from``), trained on
+        the same crops, labels and random draws as ``fit``'s. Returns ``history``: the CNN's Keras history and
+        the seconds it took. ``detect`` needs ``fit``: the SVMs and box regressors are not trained.
         """
         self._fit_cnn(*self._training_set(images, targets, proposals), verbose)
         return self.history
