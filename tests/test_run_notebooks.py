@@ -132,11 +132,14 @@ def test_targets_are_checked_reported_and_fail_the_run(tmp_path, capsys):
 
 
 def test_parameters_are_injected_after_the_parameters_cell():
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in ("import x", "SEED = 0", "go()")])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in (
+        "import x", "SEED = 0\nNAME: str = 'shapes'\nSIZE, OTHER = (0, 0), 1", "go()")])
     nb.cells[1].metadata["tags"] = ["parameters"]
     run_notebooks.inject_parameters(nb, run_notebooks.parse_params(["SEED=4", "NAME=voc", "SIZE=(1, 2)"]))
     assert nb.cells[2].source == "# injected parameters\nSEED = 4\nNAME = 'voc'\nSIZE = (1, 2)"
     assert nb.cells[2].metadata["tags"] == ["injected-parameters"] and nb.cells[3].source == "go()"
+    with pytest.raises(ValueError, match=r"sets no SEDE; it sets NAME, OTHER, SEED, SIZE"):
+        run_notebooks.inject_parameters(nb, {"SEDE": 1})   # misspelt: never a silent run with the defaults
     with pytest.raises(ValueError, match="--param: expected NAME=VALUE"):
         run_notebooks.parse_params(["SEED"])
     untagged = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("SEED = 0")])

@@ -16,7 +16,7 @@ target of its mode, or declared a target for a figure it never recorded.
 
 ``--param NAME=VALUE`` overrides a variable of the notebook's ``parameters`` cell, as
 papermill does: a cell setting it is inserted right after that cell (``--param SEED=3``
-runs a notebook with another seed).
+runs a notebook with another seed). A name the ``parameters`` cell does not set is an error, naming it.
 """
 
 from __future__ import annotations
@@ -58,6 +58,16 @@ def parse_params(pairs: list[str]) -> dict:
     return params
 
 
+def _assigned_names(source: str) -> set[str]:
+    """The names a cell's top-level assignments set (``A = 1``, ``A, B = 1, 2``, ``A: int = 1``)."""
+    names = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in getattr(node, "targets", None) or [node.target]:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+    return names
+
+
 def inject_parameters(nb, params: dict) -> None:
     """Insert a cell setting ``params`` right after the cell tagged ``parameters`` (papermill's convention)."""
     if not params:
@@ -65,6 +75,11 @@ def inject_parameters(nb, params: dict) -> None:
     tagged = [i for i, cell in enumerate(nb.cells) if "parameters" in cell.get("metadata", {}).get("tags", [])]
     if not tagged:
         raise ValueError("--param: the notebook has no cell tagged 'parameters' to override")
+    known = _assigned_names(nb.cells[tagged[0]].source)
+    unknown = [name for name in params if name not in known]
+    if unknown:  # a misspelt name would otherwise run the notebook with its defaults, silently
+        raise ValueError(f"--param: the parameters cell sets no {', '.join(unknown)}; "
+                         f"it sets {', '.join(sorted(known))}")
     source = "# injected parameters\n" + "\n".join(f"{name} = {value!r}" for name, value in params.items())
     cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
     nb.cells.insert(tagged[0] + 1, cell)
