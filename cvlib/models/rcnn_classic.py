@@ -560,7 +560,7 @@ class RCNN:
             np.concatenate(reg_deltas).reshape(-1, 4), self.num_classes, c.ridge_alpha,
         )
         timing["regression_s"] = time.perf_counter() - start
-        self.history.update(timing=timing, svm_rows=len(f_all), regression_pairs=len(reg_f))
+        self.history.update(svm_rows=len(f_all), regression_pairs=len(reg_f))  # timing: the same dict, filled in
         return self.history
 
     def fit_cnn(self, images, targets, proposals, verbose: int = 2) -> dict:
@@ -620,7 +620,6 @@ class RCNN:
         )
         timing["cnn_s"] = time.perf_counter() - start
         self.history = {"cnn": fit.history, "crops": len(x), "foreground_crops": int((y > 0).sum()), "timing": timing}
-
 
     # ------------------------------------------------------------------ detection
 
