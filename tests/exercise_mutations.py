@@ -18,6 +18,10 @@ generators the notebook holds are put back after each try, so the rest of the ru
 its first-fit fingerprint) is the same as without the tries; the reference solution then runs as
 usual and must pass. This costs one fast run per notebook instead of one per wrong answer, and
 each wrong answer meets exactly the state a student's cell would: everything above it has run.
+
+``student_stubs`` adds the student version's own unanswered cell (nbgrader's ``raise
+NotImplementedError()``) as one more try per exercise, checked by the check the student sees
+(hidden tests removed): the same run then shows that no check passes before it is answered.
 """
 
 from __future__ import annotations
@@ -32,15 +36,20 @@ import nbformat
 MISTAKES_DIR = Path(__file__).resolve().parent / "mistakes"
 OUTCOMES_FILE = "mistakes.jsonl"  # not .json: cvlib.report reads every .json of the folder
 CAUGHT, PASSED, BROKEN = "caught", "passed the check", "raised before the check"
+UNANSWERED = "left unanswered, as the student version hands it out"  # the name of every student_stubs try
 
 
 @dataclass(frozen=True)
 class Mistake:
-    """One wrong answer: the exercise it answers, what is wrong with it, and the solution cell's code."""
+    """One wrong answer: the exercise it answers, what is wrong with it, and the solution cell's code.
+
+    ``check`` is the graded check it meets; ``None`` for the reference's own (hidden tests included).
+    """
 
     exercise: str
     mistake: str
     code: str
+    check: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,18 @@ def exercises(nb) -> list[Exercise]:
             raise ValueError(f"exercise {meta.get('grade_id')!r}: its next code cell is not a graded check")
         found.append(Exercise(meta["grade_id"], index, following))
     return found
+
+
+def student_stubs(reference, student) -> list[Mistake]:
+    """Each exercise's solution cell as the student version ``student`` of ``reference`` hands it out.
+
+    Each is checked by the student version's check cell. Raises ValueError when the two notebooks'
+    cells do not line up (the student version must keep every cell in its place).
+    """
+    if len(student.cells) != len(reference.cells):
+        raise ValueError(f"the student version has {len(student.cells)} cells, the reference {len(reference.cells)}")
+    return [Mistake(e.exercise, UNANSWERED, student.cells[e.solution].source, student.cells[e.check].source)
+            for e in exercises(reference)]
 
 
 def mistakes_file(stem: str) -> Path:
@@ -120,7 +141,7 @@ def _mistake_restore(saved):
 
 
 _mistake_outcomes = []
-for _mistake_name, _mistake_code in __TRIALS__:
+for _mistake_name, _mistake_code, _mistake_check in __TRIALS__:
     _mistake_saved = _mistake_rngs()
     _mistake_outcome = {"exercise": __EXERCISE__, "mistake": _mistake_name}
     with _mistake_capture():
@@ -130,7 +151,7 @@ for _mistake_name, _mistake_code in __TRIALS__:
             _mistake_outcome.update(status=__BROKEN__, message=f"{type(_mistake_error).__name__}: {_mistake_error}")
         else:
             try:
-                exec(compile(__CHECK__, "<graded check>", "exec"), globals())
+                exec(compile(_mistake_check, "<graded check>", "exec"), globals())
             except Exception as _mistake_error:
                 _mistake_outcome.update(status=__CAUGHT__, message=f"{type(_mistake_error).__name__}: {_mistake_error}")
             else:
@@ -159,11 +180,12 @@ def inject(nb, mistakes: list[Mistake], out: Path) -> list[str]:
         raise ValueError(f"wrong answers for exercises the notebook does not have: {unknown} (it has {sorted(known)})")
     path = str(out / OUTCOMES_FILE)
     for exercise in sorted(found, key=lambda e: -e.solution):  # from the end, so earlier indices hold
-        trials = [(m.mistake, m.code) for m in mistakes if m.exercise == exercise.exercise]
+        check = nb.cells[exercise.check].source
+        trials = [(m.mistake, m.code, m.check or check) for m in mistakes if m.exercise == exercise.exercise]
         if not trials:
             continue
-        values = {"TRIALS": trials, "EXERCISE": exercise.exercise, "CHECK": nb.cells[exercise.check].source,
-                  "PATH": path, "CAUGHT": CAUGHT, "PASSED": PASSED, "BROKEN": BROKEN}
+        values = {"TRIALS": trials, "EXERCISE": exercise.exercise, "PATH": path,
+                  "CAUGHT": CAUGHT, "PASSED": PASSED, "BROKEN": BROKEN}
         source = _TRY
         for key, value in values.items():
             source = source.replace(f"__{key}__", repr(value))

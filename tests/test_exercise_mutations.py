@@ -110,3 +110,23 @@ def test_readme_counts_the_wrong_answers_kept():
     block = readme.split("<!-- mistakes:begin -->\n")[1].split("\n<!-- mistakes:end -->")[0]
     expected = em.readme_block(EXERCISE_NOTEBOOKS)
     assert block == expected, f"the README's table between the mistakes markers should read:\n{expected}"
+
+
+def test_the_student_versions_unanswered_cell_is_tried_against_the_students_check(tmp_path):
+    weak = "assert double(2) == 4\n### BEGIN HIDDEN TESTS\nassert double(3) == 6\n### END HIDDEN TESTS"
+    nb = _toy(weak)
+    stubs = em.student_stubs(nb, assignments.student_version(nb))
+    assert [(s.exercise, s.mistake, s.check) for s in stubs] == [("double", em.UNANSWERED, "assert double(2) == 4")]
+    assert "raise NotImplementedError()" in stubs[0].code
+    em.inject(nb, stubs, tmp_path)
+    assert execution.execute(nb, tmp_path, 60, 120, {**os.environ}).status == execution.OK
+    (outcome,) = em.outcomes(tmp_path)
+    assert outcome["status"] == em.CAUGHT and outcome["message"].startswith("NotImplementedError")
+
+    lax = _toy("print('checked')")  # a check that never calls the answer lets the stub through
+    em.inject(lax, em.student_stubs(lax, assignments.student_version(lax)), tmp_path / "lax")
+    (tmp_path / "lax").mkdir()
+    assert execution.execute(lax, tmp_path, 60, 120, {**os.environ}).status == execution.OK
+    assert em.outcomes(tmp_path / "lax")[0]["status"] == em.PASSED
+    with pytest.raises(ValueError, match="student version has 3 cells"):
+        em.student_stubs(lax, nbformat.v4.new_notebook(cells=lax.cells[:3]))

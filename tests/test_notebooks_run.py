@@ -2,7 +2,8 @@
 
 One fresh kernel per notebook, as a student's "Restart and run all": no cell may raise (its assert
 cells are its tests), every exercise check passes with its reference solution (what ``make grade``
-gives the instructor's own copy full marks for), and every fast-mode target the notebook declares
+gives the instructor's own copy full marks for) and rejects both the kept wrong answers and the
+student version's unanswered cell, and every fast-mode target the notebook declares
 was recorded and met, read back from the figures the run wrote, so a notebook that forgets to call
 ``cvlib.report.check`` is caught too. Then a second fresh kernel with the same seed runs it again,
 only as far as the first two steps of its first ``fit``, and must reach the same weights
@@ -24,6 +25,7 @@ import pytest
 from notebook_fingerprint import figures, stopped_at, watch_first_fit, written
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import assignments
 import execution
 import grade
 import run_notebooks
@@ -40,13 +42,15 @@ INJECTED = "added_by_test"  # cell metadata key marking the cells a test inserte
 def _run(path: Path, out: Path, stop_at_first_fit: bool, try_mistakes: bool = False):
     """Run ``path`` in fast mode with its first fit watched; figures go to ``out``. Returns (notebook, result).
 
-    With ``try_mistakes`` the exercises' wrong answers are tried before their reference solutions.
+    With ``try_mistakes`` the exercises' wrong answers, and the student version's unanswered cells,
+    are tried before their reference solutions.
     """
     out.mkdir()
     nb = nbformat.read(path, as_version=4)
     own = {cell.id for cell in nb.cells}
     if try_mistakes:
-        exercise_mutations.inject(nb, exercise_mutations.load(path.stem), out)
+        stubs = exercise_mutations.student_stubs(nb, assignments.student_version(nb, NOTEBOOK_DIR))
+        exercise_mutations.inject(nb, exercise_mutations.load(path.stem) + stubs, out)
     watch_first_fit(nb, out, stop=stop_at_first_fit)
     for cell in nb.cells:
         if cell.id not in own:
@@ -75,11 +79,16 @@ def test_runs_in_fast_mode_passing_every_check_and_target_and_again_the_same(pat
     checks = grade.score(nb)
     failures = [f"{c.exercise} ({c.status}: {c.message})" for c in checks if c.status != grade.PASSED]
     assert checks and not failures, f"{path.name}: checks failed: {failures}"
-    tried = exercise_mutations.outcomes(tmp_path / "first")
+    outcomes = exercise_mutations.outcomes(tmp_path / "first")
+    tried = [t for t in outcomes if t["mistake"] != exercise_mutations.UNANSWERED]
     assert len(tried) == len(exercise_mutations.load(path.stem)), f"{path.name}: not every wrong answer was tried"
-    let_through = [f"{t['exercise']}: {t['mistake']} ({t['status']}{': ' + t['message'] if t['message'] else ''})"
-                   for t in tried if t["status"] != exercise_mutations.CAUGHT]
+    let_through = [_told(t) for t in tried if t["status"] != exercise_mutations.CAUGHT]
     assert not let_through, f"{path.name}: wrong answers not rejected by their check: " + "; ".join(let_through)
+    unanswered = [t for t in outcomes if t["mistake"] == exercise_mutations.UNANSWERED]
+    assert len(unanswered) == len(exercise_mutations.exercises(nbformat.read(path, as_version=4)))
+    passing = [_told(t) for t in unanswered if not _fails_for_want_of_the_answer(t)]
+    assert not passing, f"{path.name}: unanswered exercises of the student version that do not fail their check " \
+                        f"for want of the answer: " + "; ".join(passing)
     rows, problems = run_notebooks.check_targets(path.stem, tmp_path / "first", "fast")
     assert rows, f"{path.name}: declares no fast-mode target"
     assert not problems, f"{path.name}: {'; '.join(problems)}"
@@ -94,6 +103,19 @@ def test_runs_in_fast_mode_passing_every_check_and_target_and_again_the_same(pat
         first = figures(tmp_path / "first", path.stem)
         assert first, f"{path.name} trains nothing and recorded no figure apart from timings"
         assert again.status == execution.OK and figures(tmp_path / "second", path.stem) == first, again.detail
+
+
+def _told(outcome: dict) -> str:
+    message = f": {outcome['message']}" if outcome["message"] else ""
+    return f"{outcome['exercise']}: {outcome['mistake']} ({outcome['status']}{message})"
+
+
+def _fails_for_want_of_the_answer(outcome: dict) -> bool:
+    """The stub raised in its own cell, or the check called it (``NotImplementedError``) or missed its name."""
+    if outcome["status"] == exercise_mutations.BROKEN:
+        return outcome["message"].startswith("NotImplementedError")
+    return outcome["status"] == exercise_mutations.CAUGHT and outcome["message"].startswith(
+        ("NotImplementedError", "NameError"))
 
 
 def test_only_timings_are_left_out_of_the_comparison(tmp_path):
