@@ -90,6 +90,16 @@ def test_results_table_shows_recorded_figures_targets_and_load(tmp_path):
     other_seed = {**row, "date": "2026-12-05 10:00", "params": {"SEED": 3}, "figures": {"AP50": 0.7}}
     assert results.merge(record, {"05_yolo": other_seed})["05_yolo"]["figures"]["AP50"] == 0.931, \
         "a run with another seed is not the notebook as it ships"
+    missed = {**row, "status": "FAILED", "date": "2026-12-04 10:00", "figures": {"AP50": 0.85},
+              "detail": "cell 30: AssertionError: 05_yolo: AP50 = 0.85 MISSED AP50 >= 0.9 (full mode)",
+              "targets": [{**row["targets"][0], "measured": 0.85, "met": False}]}
+    assert results.merge(record, {"05_yolo": missed})["05_yolo"]["figures"]["AP50"] == 0.85, \
+        "a newer run that missed its target replaces the older run that met it"
+    assert "AP50 >= 0.9: 0.85, **missed**" in results.table(results.merge(record, {"05_yolo": missed}), ["05_yolo"])
+    crashed = {**missed, "detail": "cell 3: ValueError", "targets": [{**row["targets"][0], "measured": None,
+                                                                       "met": False}]}
+    assert results.merge(record, {"05_yolo": crashed})["05_yolo"]["figures"]["AP50"] == 0.931, \
+        "a run that stopped before measuring its targets is no result"
     text = results.table(record, ["05_yolo", "06_ct", "08_none"])
     assert "| 05_yolo | 301 s | AP50 >= 0.9: 0.931, met | AP50 = 0.931, AP = 0.67 | 2026-12-03 10:00," in text
     assert "| 06_ct | 301 s (machine busy: load 3.5) |" in text

@@ -2,9 +2,11 @@
 
 ``make run`` keeps every notebook's latest run in ``build/runs.json``: status, wall time, load
 average, the figures it recorded and its targets checked. This command
-1. copies the full-mode runs that ended ``ok`` into ``results/runs.json`` and the fast-mode ones
-   into ``results/fast_runs.json``, the course's record (committed, so the tables can be rebuilt and
-   checked on any clone); the newest run of a notebook replaces the older one;
+1. copies the full-mode runs into ``results/runs.json`` and the fast-mode ones into
+   ``results/fast_runs.json``, the course's record (committed, so the tables can be rebuilt and
+   checked on any clone); the newest run of a notebook replaces the older one. A run counts when it
+   ended ``ok`` or stopped at the check of a target it missed (``is_measurement``): a miss is a
+   result the record must show, and keeping an older passing run instead would hide it;
 2. rewrites the README's sections between ``<!-- results:begin -->`` and ``<!-- results:end -->``
    (figures and targets of the full runs) and between ``<!-- times:begin -->`` and
    ``<!-- times:end -->`` (every notebook's full and fast wall time), and the run-time sentence
@@ -39,8 +41,19 @@ RUNTIME = ("<!-- runtime:begin -->", "<!-- runtime:end -->")  # in each notebook
 SPARE_LOAD = 0.5
 
 
+def is_measurement(row: dict) -> bool:
+    """Whether a run measured what it promises: it ended ``ok``, or it measured every full-mode target, or it
+    missed one (a notebook stops at the check of a missed target, before recording the figures after it, and
+    that miss is exactly what a record must keep). A run that failed before recording its figures is not one."""
+    if row.get("status") == "ok":
+        return True
+    full_targets = [t for t in row.get("targets", []) if t["mode"] != "fast"]
+    measured = [t for t in full_targets if t["measured"] is not None]
+    return bool(measured) and (len(measured) == len(full_targets) or not all(t["met"] for t in measured))
+
+
 def merge(record: dict, runs: dict, mode: str = "full") -> dict:
-    """``record`` with the ``ok`` rows of ``runs`` in ``mode`` added; a newer run of a notebook replaces the older.
+    """``record`` with the measurements of ``runs`` in ``mode`` added; a newer run of a notebook replaces the older.
 
     A run with parameters overridden (``make run SEED=1``) is not the notebook as it ships: tools/seeds.py keeps it.
     """
@@ -48,7 +61,7 @@ def merge(record: dict, runs: dict, mode: str = "full") -> dict:
     for name, row in runs.items():
         if row.get("params"):
             continue
-        if row.get("mode") == mode and row.get("status") == "ok" and row.get("date", "") >= merged.get(
+        if row.get("mode") == mode and is_measurement(row) and row.get("date", "") >= merged.get(
             name, {}
         ).get("date", ""):
             merged[name] = row

@@ -56,9 +56,7 @@ def merge(record: dict, runs: list[dict], defaults: dict[str, int]) -> dict:
     for row in runs:
         if row.get("mode") != "full" or row["notebook"] not in defaults:
             continue
-        full_targets = [t for t in row.get("targets", []) if t["mode"] != "fast"]
-        measured = [t for t in full_targets if t["measured"] is not None]
-        if not measured or (len(measured) < len(full_targets) and all(t["met"] for t in measured)):
+        if not results.is_measurement(row):
             continue  # it ended before recording its figures, not at a missed target
         seed = seed_of(row, defaults)
         if seed == defaults[row["notebook"]]:
