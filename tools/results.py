@@ -42,14 +42,14 @@ SPARE_LOAD = 0.5
 
 
 def is_measurement(row: dict) -> bool:
-    """Whether a run measured what it promises: it ended ``ok``, or it measured every full-mode target, or it
+    """Whether a run measured what it promises: it ended ``ok``, or it measured every target of its mode, or it
     missed one (a notebook stops at the check of a missed target, before recording the figures after it, and
     that miss is exactly what a record must keep). A run that failed before recording its figures is not one."""
     if row.get("status") == "ok":
         return True
-    full_targets = [t for t in row.get("targets", []) if t["mode"] != "fast"]
-    measured = [t for t in full_targets if t["measured"] is not None]
-    return bool(measured) and (len(measured) == len(full_targets) or not all(t["met"] for t in measured))
+    applying = [t for t in row.get("targets", []) if t["mode"] in (row.get("mode"), "both")]
+    measured = [t for t in applying if t["measured"] is not None]
+    return bool(measured) and (len(measured) == len(applying) or not all(t["met"] for t in measured))
 
 
 def merge(record: dict, runs: dict, mode: str = "full") -> dict:
