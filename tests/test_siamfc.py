@@ -167,6 +167,21 @@ def test_tracker_follows_an_easy_target():
     assert fps > 0
 
 
+def test_tracker_scores_each_scale_by_cross_correlation_with_the_exemplar():
+    embedding, seq = _high_pass_embedding(), _easy_sequence(3)
+    tracker = S.Tracker(embedding, scale_num=3, scale_step=1.1)
+    tracker.init(seq.frames[0], seq.boxes[0])
+    scores = tracker.responses(seq.frames[1])
+    frame = seq.frames[1].astype(np.float32)
+    crops = np.stack([S.crop(frame, tracker.center, tracker.x_size * f, tracker.search_size, tracker.mean_colour)
+                      for f in tracker.scale_factors])
+    search = keras.ops.convert_to_numpy(embedding(crops))
+    exemplar = np.repeat(tracker.z_embedding, len(crops), axis=0)
+    expected = cross_correlation_reference(exemplar, search)
+    assert scores.shape == expected.shape == (3, 33, 33)
+    assert np.allclose(scores, expected, rtol=1e-4, atol=1e-3 * np.abs(expected).max())
+
+
 def test_trackers_on_one_embedding_share_its_compiled_forward_pass():
     embedding, seq = _high_pass_embedding(), _easy_sequence(4)
     first, second = S.Tracker(embedding), S.Tracker(embedding, window_influence=0.4)

@@ -126,7 +126,7 @@ def crop(image: np.ndarray, center, size, out_size: int, pad=None) -> np.ndarray
     # the continuous point (cx, cy) must land on the continuous centre out/2 of the crop.
     tx, ty = scale * (0.5 - cx) + out_size / 2 - 0.5, scale * (0.5 - cy) + out_size / 2 - 0.5
     m = np.array([[scale, 0, tx], [0, scale, ty]], dtype=np.float64)
-    out = cv2.warpAffine(image.astype(np.float32), m, (out_size, out_size), flags=cv2.INTER_LINEAR,
+    out = cv2.warpAffine(np.asarray(image, dtype=np.float32), m, (out_size, out_size), flags=cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=tuple(float(v) for v in pad))
     return out
 
@@ -282,7 +282,7 @@ class TemplateMatchingTracker(_BaseTracker):
         return self.box.copy()
 
 
-_FORWARD = weakref.WeakKeyDictionary()  # embedding -> its compiled forward pass
+_FORWARD = weakref.WeakKeyDictionary()  # embedding -> its compiled forward passes (embed, score)
 
 
 class Tracker(_BaseTracker):
@@ -314,23 +314,25 @@ class Tracker(_BaseTracker):
         self.up_size = self.score_size * self.response_up
         hann = np.hanning(self.up_size)
         self.window = np.outer(hann, hann) / np.outer(hann, hann).sum()
-        self._correlate = CrossCorrelation(scale=1.0, use_bias=False)
-        self._embed = self._compiled(embedding)
+        self._embed, self._score = self._compiled(embedding)
 
     @staticmethod
     def _compiled(embedding):
-        # One compiled forward pass per embedding, shared by every tracker built on it: tracing costs far more than
-        # a frame, and an evaluation builds a tracker per video and setting.
+        """``embed(images) -> phi(images)`` and ``score(kernel, crops) -> (scales, S, S, 1)``, compiled once per
+        embedding and shared by every tracker built on it: tracing costs far more than a frame, and an evaluation
+        builds a tracker per video and setting. Every scale is scored against the same exemplar, so its embedding
+        (Hz, Wz, C) serves as one (Hz, Wz, C, 1) convolution kernel for the whole pyramid: the cross-correlation of
+        ``CrossCorrelation``, without its one-kernel-per-pair grouping."""
         if embedding in _FORWARD:
             return _FORWARD[embedding]
+        embed = lambda x: embedding(x, training=False)  # noqa: E731
+        score = lambda kernel, x: keras.ops.conv(embedding(x, training=False), kernel, padding="valid")  # noqa: E731
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf  # a graph-compiled forward pass is several times faster per frame
 
-            forward = tf.function(lambda x: embedding(x, training=False), reduce_retracing=True)
-        else:
-            forward = lambda x: embedding(x, training=False)  # noqa: E731
-        _FORWARD[embedding] = forward
-        return forward
+            embed, score = (tf.function(f, reduce_retracing=True) for f in (embed, score))
+        _FORWARD[embedding] = embed, score
+        return embed, score
 
     def init(self, frame, box) -> None:
         frame = _check_frame(frame)
@@ -348,12 +350,10 @@ class Tracker(_BaseTracker):
 
     def responses(self, frame) -> np.ndarray:
         """Raw score maps of the current frame at every scale: (scales, S, S)."""
-        frame = _check_frame(frame)
+        frame = _check_frame(frame).astype(np.float32)  # once, not once per scale
         crops = np.stack([crop(frame, self.center, self.x_size * f, self.search_size, self.mean_colour)
                           for f in self.scale_factors])
-        x = self._embed(crops)
-        z = np.repeat(self.z_embedding, len(self.scale_factors), axis=0)
-        return keras.ops.convert_to_numpy(self._correlate([z, x]))[..., 0]
+        return keras.ops.convert_to_numpy(self._score(self.z_embedding[0][..., None], crops))[..., 0]
 
     def update(self, frame) -> np.ndarray:
         scores = self.responses(frame)
