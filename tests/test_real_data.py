@@ -43,7 +43,8 @@ WRITERS = {  # data set -> the miniature a notebook's fast run needs
 # the data set's layout is checked, so training is cut to the fewest steps each notebook's cells accept.
 NOTEBOOKS = {
     "02_localization": (("voc2007",), {"CLASSIFIER_EPOCHS": 1, "LOCALIZER_EPOCHS": 1}),
-    "04_rcnn_family": (("voc2007",), {"FAST_RCNN_EPOCHS": 1, "FASTER_RCNN_EPOCHS": 2, "TIMING_IMAGES": 2}),
+    "04_rcnn_family": (("voc2007",), {"FAST_RCNN_EPOCHS": 1, "FASTER_RCNN_EPOCHS": 2, "TIMING_IMAGES": 2,
+                                      "REAL_IMAGES": 32}),  # 32 images of each split: four batches of 8
     "05_yolo": (("voc2007",), {"EPOCHS": 2}),  # one epoch of warm-up, one of decay
     "06_3d_cnn_ct": (("mosmeddata",), {"EPOCHS": 2}),
     "07_facial_keypoints": (("ibug300w",), {"EPOCHS": 1}),
