@@ -3,8 +3,9 @@
 Every markdown sentence that speaks of runs ("full mode", "full run", "fast runs", "measured", "seeds") may quote
 only numbers the course can show: a figure recorded for that notebook by the runs kept in ``results/`` (the
 default seed's full and fast runs, and the other seeds' full runs), at the precision the sentence gives, or the
-mean of one figure over those seeds, or a value one of the notebook's ``report.target`` calls declares. Code spans
-and formulas are left out, and so are numbers with fewer than two decimals (sizes, counts, parameters). When a new
+mean of one figure over those seeds, or a value one of the notebook's ``report.target`` calls declares; a
+percentage counts as its fraction. Code spans and formulas are left out, and so are numbers with fewer than two
+decimals that are not percentages (sizes, counts, parameters). When a new
 run changes a figure, the prose that quoted the old one fails here until it is brought up to date.
 """
 
@@ -19,7 +20,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 RUN_WORDS = re.compile(r"\b(full[- ]mode|full runs?|fast runs?|fast mode|measured|seeds?)\b", re.IGNORECASE)
-NUMBER = re.compile(r"(?<![\w.])(\d+\.\d{2,4})(?![\w.])")
+NUMBER = re.compile(r"(?<![\w.])(\d+\.\d{2,4})(?![\w.%])")
+PERCENT = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?) ?%(?! confidence)")  # a 95% confidence interval is no figure
 TARGET_VALUE = re.compile(r"report\.target\(\s*[^,]+,\s*f?\"[^\"]+\",\s*\"[<>=!]+\",\s*(-?\d+(?:\.\d+)?)")
 
 
@@ -51,9 +53,11 @@ def _sentences(markdown: str) -> list[str]:
     return re.split(r"(?<=[.!?])\s+(?=[A-Z*(])", text.replace("\n", " "))
 
 
-def _matches(quoted: str, values: list[float]) -> bool:
-    decimals = len(quoted.split(".")[1])
-    return any(abs(round(abs(v), decimals) - float(quoted)) < 1e-9 for v in values)
+def _matches(quoted: str, values: list[float], percent: bool = False) -> bool:
+    """``quoted`` (a decimal, or a percentage with ``percent``) is one of ``values`` at the precision it is given."""
+    decimals = len(quoted.split(".")[1]) if "." in quoted else 0
+    value, decimals = (float(quoted) / 100, decimals + 2) if percent else (float(quoted), decimals)
+    return any(abs(round(abs(v), decimals) - round(value, decimals)) < 1e-9 for v in values)
 
 
 def unbacked(notebook: Path) -> list[str]:
@@ -68,6 +72,8 @@ def unbacked(notebook: Path) -> list[str]:
             if RUN_WORDS.search(sentence):
                 found += [f"cell {index}: {number} | {sentence.strip()[:160]}"
                           for number in NUMBER.findall(sentence) if not _matches(number, allowed)]
+                found += [f"cell {index}: {number}% | {sentence.strip()[:160]}"
+                          for number in PERCENT.findall(sentence) if not _matches(number, allowed, percent=True)]
     return found
 
 
@@ -83,6 +89,8 @@ def test_a_stale_figure_is_caught(tmp_path):
     recorded = _load("runs.json")["06_3d_cnn_ct"]["figures"]["test_auc"]
     stale = f"A full run measured a test AUC of {recorded + 0.01:.3f}; the target is 0.95."
     fresh = f"A full run measured a test AUC of {recorded:.3f}; the target is 0.95."
-    for text, expected in ((stale, 1), (fresh, 0)):
+    stale_percent = f"A full run measured a test AUC of {100 * recorded + 1:.1f}%."
+    fresh_percent = f"A full run measured a test AUC of {100 * recorded:.1f}%."
+    for text, expected in ((stale, 1), (fresh, 0), (stale_percent, 1), (fresh_percent, 0)):
         notebook.write_text(json.dumps({"cells": [*cells, {"cell_type": "markdown", "source": [text]}]}))
         assert len(unbacked(notebook)) == expected, text
