@@ -5,8 +5,8 @@ only numbers the course can show: a figure recorded for that notebook by the run
 default seed's full and fast runs, and the other seeds' full runs), at the precision the sentence gives, or the
 mean of one figure over those seeds, or a value one of the notebook's ``report.target`` calls declares; a
 percentage counts as its fraction. Code spans and formulas are left out, and so are numbers with fewer than two
-decimals that are not percentages (sizes, counts, parameters). When a new
-run changes a figure, the prose that quoted the old one fails here until it is brought up to date.
+decimals that are not percentages (sizes, counts, parameters). When a new run changes a figure, the prose that
+quoted the old one fails here until it is brought up to date.
 """
 
 from __future__ import annotations
