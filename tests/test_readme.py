@@ -125,7 +125,10 @@ def test_times_table_gives_both_modes_totals_and_busy_runs():
     assert "| 07_x | not recorded | not recorded |" in text
     assert "| **total** | 6.0 min (2 of 3 notebooks, not all quiet) | 0.5 min (1 of 3 notebooks) |" in text
     assert "Runs from 2026-12-02 to 2026-12-03 on a CPU, 2 cores, Linux." in text
-
+    full["05_yolo"]["machine"] = "another CPU, 2 cores, Linux"
+    text = results.times_table(full, fast, ["05_yolo", "06_ct"])
+    assert "| **total** | 6.0 min (2 of 2 notebooks, not all quiet, on 2 machines) |" in text, \
+        "a total over two machines says so"
 
 
 def test_runtime_sentence_is_rewritten_between_its_markers():

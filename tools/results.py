@@ -141,7 +141,10 @@ def times_table(full: dict, fast: dict, notebooks: list[str]) -> str:
         quiet = all(_quiet(row) for row in rows)
         total = f"{sum(row['seconds'] for row in rows) / 60:.1f} min" if rows else "-"
         busy = "" if quiet or not rows else ", not all quiet"
-        totals.append(f"{total} ({len(rows)} of {len(names)} notebooks{busy})")
+        # a sum over runs on different machines is no one machine's time: say so next to it
+        machines = len({row["machine"] for row in rows})
+        mixed = f", on {machines} machines" if machines > 1 else ""
+        totals.append(f"{total} ({len(rows)} of {len(names)} notebooks{busy}{mixed})")
     lines.append(f"| **total** | {totals[0]} | {totals[1]} |")
     dates = sorted(row["date"] for record in (full, fast) for row in record.values())
     machines = sorted({row["machine"] for record in (full, fast) for row in record.values()})
