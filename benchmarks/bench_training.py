@@ -1,4 +1,5 @@
-"""Two training choices on a CPU, measured on notebook 11's U-Net (depth 3, 16 filters, 64 x 64 scenes).
+"""Three training choices on a CPU: two measured on notebook 11's U-Net (depth 3, 16 filters, 64 x 64 scenes), one
+on notebook 15's click networks.
 
 Run ``python benchmarks/bench_training.py``.
 
@@ -8,6 +9,9 @@ Run ``python benchmarks/bench_training.py``.
   makes TensorFlow trace the training step a second time. ``model.optimizer.build(model.trainable_variables)``
   after ``compile`` saves that trace and leaves the trained weights bit for bit the same (checked here).
   Median seconds of a whole first ``fit`` (one short epoch: tracing dominates, as in a fast-mode notebook).
+- Dilated convolutions: ``cvlib.layers.DilatedConv2D`` (TensorFlow's Conv2D op, which oneDNN dilates in place)
+  against Keras's ``Conv2D`` (``tf.nn.convolution``: space-to-batch around an undilated convolution), in notebook
+  15's click FCN (rates 1, 2, 4, 8, 1) and IAC network (rates 2, 4, 8). Median seconds of one training step.
 """
 
 from __future__ import annotations
@@ -58,6 +62,37 @@ def _first_fit(build_optimizer: bool, x, y):
     return model
 
 
+def _step_seconds(build, native: bool) -> float:
+    """Median seconds of one training step (batch 32, 48 x 48 inputs) of a click network, dilating natively or not."""
+    from unittest import mock
+
+    import keras
+
+    from cvlib.layers import atrous
+    from cvlib.losses.interactive import HindsightLoss
+
+    rng = np.random.default_rng(0)
+    x = rng.random((32, 48, 48, 5), np.float32)
+    y = (rng.random((32, 48, 48, 3)) > 0.5).astype(np.float32)
+    path = atrous._tensorflow_dilates_natively if native else (lambda: False)
+    with mock.patch.object(atrous, "_tensorflow_dilates_natively", path):
+        model = build()
+        model.compile(keras.optimizers.Adam(1e-3), HindsightLoss())
+        model.optimizer.build(model.trainable_variables)
+        return median_seconds(lambda: model.train_on_batch(x, y), repeat=30, warmup=5)
+
+
+def _dilated_rows() -> list[Row]:
+    from cvlib.models.interactive import build_click_fcn, build_iac_fcn
+
+    networks = {"click FCN": lambda: build_click_fcn((48, 48, 5), 1, 24),
+                "IAC network": lambda: build_iac_fcn((48, 48, 5), 1, 24, 3, (1, 3, 5), (2, 4, 8))}
+    return [Row(f"training step of notebook 15's {name}, 32 of 48x48", _step_seconds(build, True),
+                _step_seconds(build, False), "Keras's Conv2D, tf.nn.convolution",
+                note="cvlib.layers.DilatedConv2D: the same weights, equal up to float rounding")
+            for name, build in networks.items()]
+
+
 def run() -> list[Row]:
     x, y = _data(IMAGES)
     rows = [Row(f"U-Net epoch, {IMAGES:,} {SIZE}x{SIZE} images, batch {BATCH}", _epoch_seconds(False, x, y),
@@ -71,7 +106,7 @@ def run() -> list[Row]:
         lambda: _first_fit(True, small_x, small_y), repeat=3, warmup=0), median_seconds(
         lambda: _first_fit(False, small_x, small_y), repeat=3, warmup=0), "optimizer built inside fit",
         note="optimizer.build(trainable_variables) after compile: its step traced once; the same weights"))
-    return rows
+    return rows + _dilated_rows()
 
 
 if __name__ == "__main__":

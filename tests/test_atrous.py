@@ -216,3 +216,98 @@ def test_aspp_rejects_bad_arguments(kwargs, name):
 def test_aspp_rejects_wrong_input_rank():
     with pytest.raises(ValueError, match=r"^inputs:"):
         ASPP(4)(np.zeros((2, 8, 8), "float32"))
+
+
+# --------------------------------------------------------------------------- DilatedConv2D
+
+DILATED_CASES = [  # (rate, kernel, padding, strides, input shape)
+    (2, 3, "same", 1, (3, 25, 31, 4)),
+    (8, 3, "same", 1, (2, 24, 24, 6)),
+    ((2, 3), 3, "same", 1, (2, 20, 17, 3)),
+    (4, 5, "valid", 1, (2, 30, 28, 2)),
+    (16, 3, "same", 1, (1, 9, 9, 2)),    # taps beyond the image on every side
+    (1, 3, "same", 2, (2, 16, 16, 3)),   # no dilation: Keras's own path
+]
+
+
+def _pair(layer_class, rate, kernel, padding, strides, shape):
+    """Output and gradients (input, kernel, bias) of a layer of ``layer_class`` with weights drawn from a fixed seed."""
+    rng = np.random.default_rng(7)
+    layer = layer_class(5, kernel, strides=strides, dilation_rate=rate, padding=padding)
+    layer.build(shape)
+    layer.set_weights([rng.normal(size=w.shape).astype("float32") for w in layer.get_weights()])
+    x = tf.constant(rng.normal(size=shape).astype("float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+        loss = tf.reduce_sum(tf.sin(y))   # a non-linear loss, so every gradient entry is checked
+    grads = tape.gradient(loss, [x, *layer.trainable_weights])
+    return [np.asarray(y), *(np.asarray(g) for g in grads)]
+
+
+@pytest.mark.parametrize("rate, kernel, padding, strides, shape", DILATED_CASES)
+def test_dilated_conv2d_equals_keras_conv2d(monkeypatch, rate, kernel, padding, strides, shape):
+    from cvlib.layers import DilatedConv2D
+    from cvlib.layers.atrous import _tensorflow_dilates_natively
+
+    calls = []
+    conv2d = tf.nn.conv2d
+    monkeypatch.setattr(tf.nn, "conv2d", lambda *a, **k: calls.append(k["dilations"]) or conv2d(*a, **k))
+    ours = _pair(DilatedConv2D, rate, kernel, padding, strides, shape)
+    monkeypatch.setattr(tf.nn, "conv2d", conv2d)
+    theirs = _pair(keras.layers.Conv2D, rate, kernel, padding, strides, shape)
+    for name, a, b in zip(("output", "input gradient", "kernel gradient", "bias gradient"), ours, theirs):
+        assert a.shape == b.shape, name
+        # the same sums, added in another order: equal to float32 rounding
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * np.abs(b).max(), err_msg=name)
+    dilated = max(np.atleast_1d(rate)) > 1
+    expected = 1 if dilated and _tensorflow_dilates_natively() else 0
+    assert len(calls) == expected, "TensorFlow's Conv2D op computes the dilated case when it can, Keras the rest"
+
+
+def test_dilated_conv2d_falls_back_to_keras_without_onednn(monkeypatch):
+    import cvlib.layers.atrous as atrous
+
+    calls = []
+    conv2d = tf.nn.conv2d
+    monkeypatch.setattr(atrous, "_tensorflow_dilates_natively", lambda: False)
+    monkeypatch.setattr(tf.nn, "conv2d", lambda *a, **k: calls.append(k) or conv2d(*a, **k))
+    ours = _pair(atrous.DilatedConv2D, 4, 3, "same", 1, (2, 20, 20, 3))
+    monkeypatch.setattr(tf.nn, "conv2d", conv2d)
+    theirs = _pair(keras.layers.Conv2D, 4, 3, "same", 1, (2, 20, 20, 3))
+    assert not calls, "without oneDNN TensorFlow's CPU Conv2D op cannot differentiate a dilated convolution"
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_onednn_dilates_natively_once_cvlib_config_is_imported():
+    import platform
+    import subprocess
+    import sys
+
+    code = ("import cvlib.config; from cvlib.layers.atrous import _tensorflow_dilates_natively as f; "
+            "print(f())")
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    # cvlib.config switches oneDNN on for every x86 CPU; TensorFlow's other CPUs decide for themselves
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        assert out.stdout.strip() == "True", out.stderr[-500:]
+    else:
+        assert out.stdout.strip() in ("True", "False"), out.stderr[-500:]
+
+
+def test_dilated_conv2d_saves_loads_and_counts_as_a_convolution(tmp_path):
+    from cvlib import receptive_field
+    from cvlib.layers import DilatedConv2D
+
+    inputs = keras.Input((20, 20, 3))
+    x = DilatedConv2D(4, 3, dilation_rate=2, padding="same", name="dilated")(inputs)
+    model = keras.Model(inputs, DilatedConv2D(2, 3, dilation_rate=4, padding="same", name="wider")(x))
+    path = tmp_path / "dilated.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded.get_layer("dilated")) is DilatedConv2D
+    probe = RNG.uniform(-1, 1, (2, 20, 20, 3)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(model(probe)), np.asarray(loaded(probe)))
+    # the receptive field of two 3x3 convolutions at rates 2 and 4: 1 + 2 * 2 + 2 * 4 = 13
+    assert receptive_field.compute(model)["wider"].size == (13, 13)

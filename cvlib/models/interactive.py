@@ -93,12 +93,15 @@ def _skeleton(input_shape, num_outputs, filters, context, name):
     import keras
     from keras import layers
 
+    from cvlib.layers.atrous import DilatedConv2D
+
     shape = _input_shape(input_shape)
     filters = _positive_int(filters, "filters")
     num_outputs = _positive_int(num_outputs, "num_outputs")
 
     def conv_bn(x, channels, prefix, strides=1, rate=1):
-        x = layers.Conv2D(channels, 3, strides=strides, dilation_rate=rate, padding="same", use_bias=False,
+        # DilatedConv2D: Keras's Conv2D, its dilated convolutions computed by TensorFlow's own op (faster on a CPU)
+        x = DilatedConv2D(channels, 3, strides=strides, dilation_rate=rate, padding="same", use_bias=False,
                           name=f"{prefix}_conv")(x)
         # momentum 0.9: the moving statistics must keep up with a short, fast training
         x = layers.BatchNormalization(momentum=0.9, name=f"{prefix}_bn")(x)
