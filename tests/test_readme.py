@@ -129,6 +129,8 @@ def test_times_table_gives_both_modes_totals_and_busy_runs():
     text = results.times_table(full, fast, ["05_yolo", "06_ct"])
     assert "| **total** | 6.0 min (2 of 2 notebooks, not all quiet, on 2 machines) |" in text, \
         "a total over two machines says so"
+    assert "| 05_yolo | 240 s, machine 2 | 30 s, machine 1 |" in text, "each time names its machine"
+    assert "Machine 1: a CPU, 2 cores, Linux.\nMachine 2: another CPU, 2 cores, Linux." in text
 
 
 def test_runtime_sentence_is_rewritten_between_its_markers():

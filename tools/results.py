@@ -132,8 +132,14 @@ def times_table(full: dict, fast: dict, notebooks: list[str]) -> str:
         "|---|---|---|",
     ]
     names = sorted(set(notebooks) | set(full) | set(fast))
+    machines = sorted({row["machine"] for record in (full, fast) for row in record.values()})
+
+    def cell(row: dict) -> str:
+        # with runs from several machines, each time names its machine: times are only comparable on one
+        return _wall(row) + (f", machine {machines.index(row['machine']) + 1}" if len(machines) > 1 else "")
+
     for name in names:
-        cells = [_wall(record[name]) if name in record else "not recorded" for record in (full, fast)]
+        cells = [cell(record[name]) if name in record else "not recorded" for record in (full, fast)]
         lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
     totals = []
     for record in (full, fast):
@@ -142,14 +148,16 @@ def times_table(full: dict, fast: dict, notebooks: list[str]) -> str:
         total = f"{sum(row['seconds'] for row in rows) / 60:.1f} min" if rows else "-"
         busy = "" if quiet or not rows else ", not all quiet"
         # a sum over runs on different machines is no one machine's time: say so next to it
-        machines = len({row["machine"] for row in rows})
-        mixed = f", on {machines} machines" if machines > 1 else ""
+        count = len({row["machine"] for row in rows})
+        mixed = f", on {count} machines" if count > 1 else ""
         totals.append(f"{total} ({len(rows)} of {len(names)} notebooks{busy}{mixed})")
     lines.append(f"| **total** | {totals[0]} | {totals[1]} |")
     dates = sorted(row["date"] for record in (full, fast) for row in record.values())
-    machines = sorted({row["machine"] for record in (full, fast) for row in record.values()})
-    if dates:
-        lines += ["", f"Runs from {dates[0][:10]} to {dates[-1][:10]} on {'; '.join(machines)}."]
+    if dates and len(machines) > 1:
+        lines += ["", f"Runs from {dates[0][:10]} to {dates[-1][:10]}."]
+        lines += [f"Machine {i}: {m}." for i, m in enumerate(machines, 1)]
+    elif dates:
+        lines += ["", f"Runs from {dates[0][:10]} to {dates[-1][:10]} on {machines[0]}."]
     return "\n".join(lines)
 
 
