@@ -98,9 +98,14 @@ def _targets(row: dict) -> str:
     return "; ".join(shown) or "-"
 
 
+def machines_of(*records: dict) -> list[str]:
+    """The machines the runs of ``records`` ran on, sorted: "machine 1" is the first, in both README tables."""
+    return sorted({row["machine"] for record in records for row in record.values()})
+
+
 def table(record: dict, notebooks: list[str]) -> str:
     """The README section: one row per notebook, from its recorded full run if it has one."""
-    machines = sorted({row["machine"] for row in record.values()})
+    machines = machines_of(record)
     lines = [
         "Made by `make results` from `results/runs.json`, the record of `make run`'s full-mode runs; each row is "
         "the latest recorded run of its notebook.",
@@ -132,7 +137,7 @@ def times_table(full: dict, fast: dict, notebooks: list[str]) -> str:
         "|---|---|---|",
     ]
     names = sorted(set(notebooks) | set(full) | set(fast))
-    machines = sorted({row["machine"] for record in (full, fast) for row in record.values()})
+    machines = machines_of(full, fast)
 
     def cell(row: dict) -> str:
         # with runs from several machines, each time names its machine: times are only comparable on one
