@@ -245,6 +245,38 @@ def _pair(layer_class, rate, kernel, padding, strides, shape):
     return [np.asarray(y), *(np.asarray(g) for g in grads)]
 
 
+def _spy_on_tf_conv2d(monkeypatch) -> list:
+    """Record the calls to ``tf.nn.conv2d`` (its ``dilations``) made from now on; the op still runs."""
+    calls, conv2d = [], tf.nn.conv2d
+    monkeypatch.setattr(tf.nn, "conv2d", lambda *a, **k: calls.append(k.get("dilations")) or conv2d(*a, **k))
+    return calls
+
+
+@pytest.mark.parametrize("rate, kernel, padding, strides, shape", DILATED_CASES)
+def test_dilated_conv2d_forward_equals_keras_conv2d_on_any_backend(monkeypatch, rate, kernel, padding, strides,
+                                                                   shape):
+    from cvlib.layers import DilatedConv2D
+    from cvlib.layers.atrous import _tensorflow_dilates_natively
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=shape).astype("float32")
+    layers = [cls(5, kernel, strides=strides, dilation_rate=rate, padding=padding)
+              for cls in (DilatedConv2D, keras.layers.Conv2D)]
+    for layer in layers:
+        layer.build(shape)
+    weights = [rng.normal(size=w.shape).astype("float32") for w in layers[1].get_weights()]
+    for layer in layers:
+        layer.set_weights(weights)
+    calls = _spy_on_tf_conv2d(monkeypatch)
+    ours = keras.ops.convert_to_numpy(layers[0](x))
+    monkeypatch.undo()
+    theirs = keras.ops.convert_to_numpy(layers[1](x))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max())
+    # on another backend (JAX) DilatedConv2D is Keras's Conv2D and never touches TensorFlow
+    native = max(np.atleast_1d(rate)) > 1 and _tensorflow_dilates_natively()
+    assert len(calls) == int(native), "TensorFlow's Conv2D op computes the dilated case when it can, Keras the rest"
+
+
 @pytest.mark.parametrize("rate, kernel, padding, strides, shape", DILATED_CASES)
 def test_dilated_conv2d_equals_keras_conv2d(monkeypatch, rate, kernel, padding, strides, shape):
     from cvlib.layers import DilatedConv2D
@@ -287,7 +319,8 @@ def test_onednn_dilates_natively_once_cvlib_config_is_imported():
 
     code = ("import cvlib.config; from cvlib.layers.atrous import _tensorflow_dilates_natively as f; "
             "print(f())")
-    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    # Keras on TensorFlow, as the notebooks run it, whatever backend this test process uses
+    env = {**{k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}, "KERAS_BACKEND": "tensorflow"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     # cvlib.config switches oneDNN on for every x86 CPU; TensorFlow's other CPUs decide for themselves
     if platform.machine().lower() in ("x86_64", "amd64"):
