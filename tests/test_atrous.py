@@ -282,11 +282,9 @@ def test_dilated_conv2d_equals_keras_conv2d(monkeypatch, rate, kernel, padding, 
     from cvlib.layers import DilatedConv2D
     from cvlib.layers.atrous import _tensorflow_dilates_natively
 
-    calls = []
-    conv2d = tf.nn.conv2d
-    monkeypatch.setattr(tf.nn, "conv2d", lambda *a, **k: calls.append(k["dilations"]) or conv2d(*a, **k))
+    calls = _spy_on_tf_conv2d(monkeypatch)
     ours = _pair(DilatedConv2D, rate, kernel, padding, strides, shape)
-    monkeypatch.setattr(tf.nn, "conv2d", conv2d)
+    monkeypatch.undo()
     theirs = _pair(keras.layers.Conv2D, rate, kernel, padding, strides, shape)
     for name, a, b in zip(("output", "input gradient", "kernel gradient", "bias gradient"), ours, theirs):
         assert a.shape == b.shape, name
@@ -300,12 +298,10 @@ def test_dilated_conv2d_equals_keras_conv2d(monkeypatch, rate, kernel, padding, 
 def test_dilated_conv2d_falls_back_to_keras_without_onednn(monkeypatch):
     import cvlib.layers.atrous as atrous
 
-    calls = []
-    conv2d = tf.nn.conv2d
     monkeypatch.setattr(atrous, "_tensorflow_dilates_natively", lambda: False)
-    monkeypatch.setattr(tf.nn, "conv2d", lambda *a, **k: calls.append(k) or conv2d(*a, **k))
+    calls = _spy_on_tf_conv2d(monkeypatch)
     ours = _pair(atrous.DilatedConv2D, 4, 3, "same", 1, (2, 20, 20, 3))
-    monkeypatch.setattr(tf.nn, "conv2d", conv2d)
+    monkeypatch.undo()
     theirs = _pair(keras.layers.Conv2D, 4, 3, "same", 1, (2, 20, 20, 3))
     assert not calls, "without oneDNN TensorFlow's CPU Conv2D op cannot differentiate a dilated convolution"
     for a, b in zip(ours, theirs):
