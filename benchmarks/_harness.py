@@ -6,16 +6,21 @@ import statistics
 import time
 
 
-def median_seconds(fn, repeat: int = 5, warmup: int = 1) -> float:
-    """Median wall time of ``fn()`` over ``repeat`` runs, after ``warmup`` untimed runs."""
-    for _ in range(warmup):
-        fn()
+def all_seconds(fn, repeat: int) -> list[float]:
+    """Wall time of each of ``repeat`` runs of ``fn()``, in order."""
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
+
+
+def median_seconds(fn, repeat: int = 5, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` over ``repeat`` runs, after ``warmup`` untimed runs."""
+    for _ in range(warmup):
+        fn()
+    return statistics.median(all_seconds(fn, repeat))
 
 
 def format_seconds(seconds: float) -> str:

@@ -1,8 +1,13 @@
-"""Three training choices on a CPU: two measured on notebook 11's U-Net (depth 3, 16 filters, 64 x 64 scenes), one
+"""Four training choices on a CPU: three measured on notebook 11's U-Net (depth 3, 16 filters, 64 x 64 scenes), one
 on notebook 15's click networks.
 
 Run ``python benchmarks/bench_training.py``.
 
+- tf.data's autotuner: Keras builds a ``tf.data`` pipeline for every ``fit`` epoch and every ``predict``; with
+  the autotuner on (TensorFlow's default), deleting a finished iterator often waits, idle, for the tuning thread's
+  next wake-up (10, 30, 70, 150 ... ms after the iterator started). ``import cvlib.config`` turns it off for
+  pipelines that do not choose (``cvlib.config.tf_data_without_autotune``). Median seconds of a one-epoch ``fit``
+  and of a ``predict`` on 64 images, without and with the autotuner (means: see ``_autotune_rows``).
 - XLA: ``compile(..., jit_compile=True)`` against Keras's default on a CPU-only machine (no XLA; TensorFlow's
   oneDNN kernels, which ``import cvlib.config`` switches on). Median seconds per epoch after a warm-up epoch.
 - The optimizer built before ``fit``: a Keras optimizer whose variables are created inside the first ``fit``
@@ -16,7 +21,9 @@ Run ``python benchmarks/bench_training.py``.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import statistics
 import sys
 from pathlib import Path
 
@@ -26,7 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for _harness when run as a script
 
-from _harness import Row, median_seconds
+from _harness import Row, all_seconds, median_seconds
 
 import cvlib.config  # noqa: F401 - oneDNN kernels on, as in the notebooks
 from cvlib.models.unet import build_unet
@@ -93,11 +100,49 @@ def _dilated_rows() -> list[Row]:
             for name, build in networks.items()]
 
 
+@contextlib.contextmanager
+def _tf_data_autotune():
+    """TensorFlow's default inside the block: tf.data pipelines iterated with the autotuner on."""
+    import tensorflow as tf
+
+    untuned = tf.data.Dataset.__iter__
+    tf.data.Dataset.__iter__ = untuned.__wrapped__
+    try:
+        yield
+    finally:
+        tf.data.Dataset.__iter__ = untuned
+
+
+def _autotune_rows(x, y) -> list[Row]:
+    """A fit epoch and a predict with Keras's tf.data pipelines iterated without and with the autotuner.
+
+    The wait happens at some iterators' ends and not at others, so a median can hide it: these rows give the
+    mean over many runs, and the note counts the runs with the autotuner that took 1.3x the median without.
+    """
+    model = _unet()
+    fit = lambda: model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)  # noqa: E731
+    predict = lambda: model.predict(x[:64], batch_size=64, verbose=0)  # noqa: E731
+    rows = []
+    for task, fn, repeat in ((f"U-Net fit, one epoch of {len(x):,} images", fit, 12),
+                             ("U-Net predict, 64 images", predict, 40)):
+        fn()  # traced once, outside the timing
+        untuned = all_seconds(fn, repeat)
+        with _tf_data_autotune():
+            tuned = all_seconds(fn, repeat)
+        waited = sum(t > 1.3 * statistics.median(untuned) for t in tuned)
+        rows.append(Row(f"{task} (mean of {repeat})", statistics.mean(untuned), statistics.mean(tuned),
+                        "tf.data autotuner on, TensorFlow's default",
+                        note=f"{waited} of {repeat} runs with the autotuner waited (1.3x the median without); "
+                             "cvlib.config turns it off: the same weights and predictions"))
+    return rows
+
+
 def run() -> list[Row]:
     x, y = _data(IMAGES)
-    rows = [Row(f"U-Net epoch, {IMAGES:,} {SIZE}x{SIZE} images, batch {BATCH}", _epoch_seconds(False, x, y),
+    rows = _autotune_rows(x, y)
+    rows.append(Row(f"U-Net epoch, {IMAGES:,} {SIZE}x{SIZE} images, batch {BATCH}", _epoch_seconds(False, x, y),
                 _epoch_seconds(True, x, y), "the same with XLA, jit_compile=True",
-                note="Keras's default on a CPU (oneDNN kernels, no XLA) against XLA")]
+                note="Keras's default on a CPU (oneDNN kernels, no XLA) against XLA"))
     small_x, small_y = x[:128], y[:128]
     built, lazy = _first_fit(True, small_x, small_y), _first_fit(False, small_x, small_y)
     same = all(np.array_equal(a, b) for a, b in zip(built.get_weights(), lazy.get_weights()))

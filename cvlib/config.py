@@ -1,4 +1,5 @@
-"""Course-wide settings: the fast/full profile, seeding, quiet logs, oneDNN kernels, the data directory.
+"""Course-wide settings: the fast/full profile, seeding, quiet logs, oneDNN kernels, tf.data without its autotuner
+stall, the data directory.
 
 ``CVLIB_FAST=1`` (tests, CI) shrinks data and epochs so each notebook runs in
 about a minute; without it (a student's run, ``make run``) notebooks train to the
@@ -7,6 +8,7 @@ quality they promise. ``CVLIB_DATA`` overrides where data sets are stored.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import sys
@@ -97,7 +99,41 @@ def use_onednn() -> None:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
+def tf_data_without_autotune() -> None:
+    """Iterate every ``tf.data`` pipeline with TensorFlow's autotuner off, unless the pipeline's options set it.
+
+    Keras's TensorFlow backend builds a ``tf.data`` pipeline for every ``fit`` epoch and every ``predict``
+    call. With autotuning on (TensorFlow's default), each iterator runs a tuning thread that wakes 10, 20, 40,
+    80 ... ms apart, and deleting a finished iterator in TensorFlow 2.21 often waits for its next wake-up,
+    with the processor idle: a training epoch of 5.9 s then takes 10.2 s, a 0.33 s ``predict`` 0.65 s, each
+    rounded up to the next wake-up (``benchmarks/bench_training.py`` measures it). Without the tuner,
+    prefetching and parallel maps use fixed buffers and thread counts; the elements and their order do not
+    change, so training and predictions stay the same bit for bit. Only pipelines whose options leave
+    ``autotune.enabled`` unset are changed, when iterated eagerly (``iter(dataset)``, as Keras does); it
+    acts only when TensorFlow is already imported, and installing it twice changes nothing.
+    """
+    if "tensorflow" not in sys.modules:
+        return
+    import tensorflow as tf
+
+    iterate = tf.data.Dataset.__iter__
+    if getattr(iterate, "_without_autotune", False):
+        return
+    untuned = tf.data.Options()
+    untuned.autotune.enabled = False
+
+    @functools.wraps(iterate)
+    def iterate_without_autotune(dataset):
+        if tf.executing_eagerly() and dataset.options().autotune.enabled is None:
+            dataset = dataset.with_options(untuned)
+        return iterate(dataset)
+
+    iterate_without_autotune._without_autotune = True
+    tf.data.Dataset.__iter__ = iterate_without_autotune
+
+
 # Every notebook imports this module first (its parameters cell), before anything imports
 # TensorFlow: importing it quietly here keeps the banner out of every notebook's output.
 use_onednn()
 quiet_logs()
+tf_data_without_autotune()
