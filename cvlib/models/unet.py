@@ -186,8 +186,9 @@ def build_unet(
             so 1,024 in the bottleneck).
         skip_connections: if False, the expansive path gets only the up-sampled maps (no concatenation);
             the ablation of notebook 11.
-        batch_norm: BatchNormalization after each 3x3 convolution (not in the paper, which predates it;
-            it makes small-data CPU training much faster to converge).
+        batch_norm: batch normalisation after each 3x3 convolution (not in the paper, which predates it;
+            it makes small-data CPU training much faster to converge), as
+            ``cvlib.layers.FusedBatchNormalization``: Keras's layer, trained with TensorFlow's fused kernel.
         dropout: dropout rate after the bottleneck block (the paper drops out at the end of the
             contracting path).
         activation: of the 1x1 output layer; None (default) gives logits, for losses with ``from_logits=True``.
@@ -223,11 +224,13 @@ def build_unet(
     import keras  # here, so that importing cvlib.models.unet (e.g. for unet_geometry) stays light
     from keras import layers
 
+    from cvlib.layers.normalization import FusedBatchNormalization
+
     def block(x, filters, prefix):
         for i in (1, 2):
             x = layers.Conv2D(filters, 3, padding=padding, use_bias=not batch_norm, name=f"{prefix}_conv{i}")(x)
-            if batch_norm:
-                x = layers.BatchNormalization(name=f"{prefix}_bn{i}")(x)
+            if batch_norm:  # Keras's BatchNormalization, trained with TensorFlow's fused kernel
+                x = FusedBatchNormalization(name=f"{prefix}_bn{i}")(x)
             x = layers.ReLU(name=f"{prefix}_relu{i}")(x)
         return x
 
