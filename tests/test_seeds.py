@@ -63,11 +63,24 @@ def test_the_worst_seed_decides_and_lower_is_better_for_an_upper_bound():
     assert [r["figure"] for r in rows] == ["AP50", "error"], "fast-mode floors are left out, 'both' is kept"
     ap50, error = rows
     assert ap50["values"] == {0: (0.93, True), 1: (0.95, True), 2: (0.85, False)}
+    assert ap50["machines"] == {0: "m", 1: "m", 2: "m"}
     assert ap50["worst"] == 0.85 and ap50["mean"] == pytest.approx(0.91) and not ap50["all_met"]
     assert error["worst"] == pytest.approx(2.15) and error["all_met"]
     text = seeds.table(rows)
     assert "| 05_yolo | AP50 | >= 0.9 | 0: 0.93, 1: 0.95, 2: 0.85 | 0.91 | 0.85 | **no** |" in text
     assert seeds.spread_rows({}, full, defaults) == [], "one seed alone has no spread"
+
+
+def test_seeds_run_on_different_machines_name_them():
+    defaults = {"05_yolo": 0, "17_x": 0}
+    record = seeds.merge({}, [run("05_yolo", 1, 0.95, True, machine="Intel Xeon"),
+                              run("17_x", 1, 0.95, True, machine="AMD EPYC")], defaults)
+    full = {"05_yolo": run("05_yolo", None, 0.93, True, machine="AMD EPYC"),
+            "17_x": run("17_x", None, 0.92, True, machine="AMD EPYC")}
+    text = seeds.table(seeds.spread_rows(record, full, defaults))
+    assert "| 05_yolo | AP50 | >= 0.9 | 0: 0.93 (machine 1), 1: 0.95 (machine 2) |" in text
+    assert "| 17_x | AP50 | >= 0.9 | 0: 0.92, 1: 0.95 |" in text, "one machine for the notebook: no names"
+    assert text.endswith("Machine 1: AMD EPYC.\nMachine 2: Intel Xeon."), "numbered by name, as in the README"
 
 
 def test_the_readme_table_is_what_the_record_gives():

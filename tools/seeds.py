@@ -83,31 +83,45 @@ def spread_rows(record: dict, full: dict, defaults: dict[str, int]) -> list[dict
         for target in first.get("targets", []):
             if target["mode"] == "fast":  # a fast-mode floor; "full" and "both" apply to full runs
                 continue
-            values = {}
+            values, machines = {}, {}
             for seed, run in by_seed.items():
                 found = [t for t in run.get("targets", []) if t["figure"] == target["figure"] and t["mode"] != "fast"]
                 if found and found[0]["measured"] is not None:
                     values[int(seed)] = (found[0]["measured"], found[0]["met"])
+                    machines[int(seed)] = run.get("machine", "")
             numbers = [v for v, _ in values.values()]
             higher_is_better = target["comparison"] in (">", ">=")
             worst = min(numbers) if higher_is_better else max(numbers)
             rows.append({"notebook": name, "figure": target["figure"],
                          "target": f"{target['comparison']} {show(target['value'])}", "values": values,
+                         "machines": machines,
                          "mean": statistics.fmean(numbers), "worst": worst,
                          "all_met": all(met for _, met in values.values()) and len(values) == len(by_seed)})
     return rows
 
 
 def table(rows: list[dict]) -> str:
-    """The README's block: one line per notebook and target."""
+    """The README's block: one line per notebook and target.
+
+    When the runs come from more than one machine, the machines are numbered as in the README's other tables
+    (``results.machines_of``: sorted by name) and listed below; a notebook whose seeds ran on different machines
+    names the machine after each value (figures move in their third decimal from one machine to another).
+    """
+    known = sorted({m for row in rows for m in row.get("machines", {}).values()})
     lines = ["Made by `python tools/seeds.py` from `results/seeds.json` (runs with other seeds) and "
              "`results/runs.json` (each notebook's default seed), full mode.", "",
              "| notebook | figure | target | value per seed | mean | worst | every seed meets it |",
              "|---|---|---|---|---|---|---|"]
     for row in rows:
-        values = ", ".join(f"{seed}: {show(value)}" for seed, (value, _) in sorted(row["values"].items()))
+        machines = row.get("machines", {})
+        where = {seed: f" (machine {known.index(m) + 1})" if len(set(machines.values())) > 1 else ""
+                 for seed, m in machines.items()}
+        values = ", ".join(f"{seed}: {show(number)}{where.get(seed, '')}"
+                           for seed, (number, _) in sorted(row["values"].items()))
         lines.append(f"| {row['notebook']} | {row['figure']} | {row['target']} | {values} | {show(row['mean'])} "
                      f"| {show(row['worst'])} | {'yes' if row['all_met'] else '**no**'} |")
+    if len(known) > 1:
+        lines += ["", *(f"Machine {i}: {machine}." for i, machine in enumerate(known, 1))]
     return "\n".join(lines)
 
 
