@@ -1,4 +1,4 @@
-"""Four training choices on a CPU: three measured on notebook 11's U-Net (depth 3, 16 filters, 64 x 64 scenes), one
+"""Five training choices on a CPU: four measured on notebook 11's U-Net (depth 3, 16 filters, 64 x 64 scenes), one
 on notebook 15's click networks.
 
 Run ``python benchmarks/bench_training.py``.
@@ -14,6 +14,9 @@ Run ``python benchmarks/bench_training.py``.
   makes TensorFlow trace the training step a second time. ``model.optimizer.build(model.trainable_variables)``
   after ``compile`` saves that trace and leaves the trained weights bit for bit the same (checked here).
   Median seconds of a whole first ``fit`` (one short epoch: tracing dominates, as in a fast-mode notebook).
+- Fused batch normalisation: ``cvlib.layers.FusedBatchNormalization`` (TensorFlow's fused kernel, forward and
+  backward) against Keras's ``BatchNormalization`` (moments, then elementwise operations, each differentiated on
+  its own), in notebook 11's U-Net. Median seconds of one training step.
 - Dilated convolutions: ``cvlib.layers.DilatedConv2D`` (TensorFlow's Conv2D op, which oneDNN dilates in place)
   against Keras's ``Conv2D`` (``tf.nn.convolution``: space-to-batch around an undilated convolution), in notebook
   15's click FCN (rates 1, 2, 4, 8, 1) and IAC network (rates 2, 4, 8). Median seconds of one training step.
@@ -137,6 +140,26 @@ def _autotune_rows(x, y) -> list[Row]:
     return rows
 
 
+def _fused_norm_step_seconds(fused: bool) -> float:
+    """Median seconds of one training step of notebook 11's U-Net (batch 16), its batch norm fused or Keras's."""
+    from unittest import mock
+
+    import keras
+
+    from cvlib.layers import normalization
+    from cvlib.losses import CrossEntropyDiceLoss
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((16, SIZE, SIZE, 3), np.float32), rng.integers(0, CLASSES, (16, SIZE, SIZE))
+    norm = normalization.FusedBatchNormalization if fused else keras.layers.BatchNormalization
+    with mock.patch.object(normalization, "FusedBatchNormalization", norm):
+        keras.utils.set_random_seed(0)
+        model = build_unet((SIZE, SIZE, 3), CLASSES, depth=3, base_filters=16, batch_norm=True)
+    model.compile(keras.optimizers.Adam(1e-3), CrossEntropyDiceLoss(from_logits=True))
+    model.optimizer.build(model.trainable_variables)
+    return median_seconds(lambda: model.train_on_batch(x, y), repeat=40, warmup=5)
+
+
 def run() -> list[Row]:
     x, y = _data(IMAGES)
     rows = _autotune_rows(x, y)
@@ -151,6 +174,9 @@ def run() -> list[Row]:
         lambda: _first_fit(True, small_x, small_y), repeat=3, warmup=0), median_seconds(
         lambda: _first_fit(False, small_x, small_y), repeat=3, warmup=0), "optimizer built inside fit",
         note="optimizer.build(trainable_variables) after compile: its step traced once; the same weights"))
+    rows.append(Row("training step of notebook 11's U-Net, 16 of 64x64", _fused_norm_step_seconds(True),
+                    _fused_norm_step_seconds(False), "Keras's BatchNormalization",
+                    note="cvlib.layers.FusedBatchNormalization: equal to Keras's layer up to float rounding"))
     return rows + _dilated_rows()
 
 

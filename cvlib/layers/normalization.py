@@ -3,8 +3,8 @@
 Keras 3 computes a training-mode batch normalisation from its parts: the batch's mean and variance
 (two reductions), then a handful of elementwise operations, each differentiated on its own. TensorFlow has one
 kernel that does it all (``FusedBatchNormV3``, forward and backward), which Keras 2 used by default
-(``BatchNormalization(fused=True)``). On a CPU it trains notebook 11's U-Net and notebook 15's click FCN about 1.15x
-faster (``make bench``).
+(``BatchNormalization(fused=True)``). On a CPU a training step of notebook 11's U-Net is faster with it (``make bench``
+measures how much).
 """
 
 from __future__ import annotations
