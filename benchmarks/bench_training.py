@@ -6,8 +6,8 @@ Run ``python benchmarks/bench_training.py``.
 - tf.data's autotuner: Keras builds a ``tf.data`` pipeline for every ``fit`` epoch and every ``predict``; with
   the autotuner on (TensorFlow's default), deleting a finished iterator often waits, idle, for the tuning thread's
   next wake-up (10, 30, 70, 150 ... ms after the iterator started). ``import cvlib.config`` turns it off for
-  pipelines that do not choose (``cvlib.config.tf_data_without_autotune``). Median seconds of a one-epoch ``fit``
-  and of a ``predict`` on 64 images, without and with the autotuner (means: see ``_autotune_rows``).
+  pipelines that do not choose (``cvlib.config.tf_data_without_autotune``). Mean seconds of a one-epoch ``fit``
+  and of a ``predict`` on 64 images, without and with the autotuner (means, not medians: see ``_autotune_rows``).
 - XLA: ``compile(..., jit_compile=True)`` against Keras's default on a CPU-only machine (no XLA; TensorFlow's
   oneDNN kernels, which ``import cvlib.config`` switches on). Median seconds per epoch after a warm-up epoch.
 - The optimizer built before ``fit``: a Keras optimizer whose variables are created inside the first ``fit``
@@ -72,11 +72,18 @@ def _first_fit(build_optimizer: bool, x, y):
     return model
 
 
+def _train_step_seconds(model, loss, x, y, repeat: int) -> float:
+    """Median seconds of one ``train_on_batch`` of ``model`` (Adam, ``loss``) on ``(x, y)``, after 5 warm-up steps."""
+    import keras
+
+    model.compile(keras.optimizers.Adam(1e-3), loss)
+    model.optimizer.build(model.trainable_variables)
+    return median_seconds(lambda: model.train_on_batch(x, y), repeat=repeat, warmup=5)
+
+
 def _step_seconds(build, native: bool) -> float:
     """Median seconds of one training step (batch 32, 48 x 48 inputs) of a click network, dilating natively or not."""
     from unittest import mock
-
-    import keras
 
     from cvlib.layers import atrous
     from cvlib.losses.interactive import HindsightLoss
@@ -85,11 +92,8 @@ def _step_seconds(build, native: bool) -> float:
     x = rng.random((32, 48, 48, 5), np.float32)
     y = (rng.random((32, 48, 48, 3)) > 0.5).astype(np.float32)
     path = atrous._tensorflow_dilates_natively if native else (lambda: False)
-    with mock.patch.object(atrous, "_tensorflow_dilates_natively", path):
-        model = build()
-        model.compile(keras.optimizers.Adam(1e-3), HindsightLoss())
-        model.optimizer.build(model.trainable_variables)
-        return median_seconds(lambda: model.train_on_batch(x, y), repeat=30, warmup=5)
+    with mock.patch.object(atrous, "_tensorflow_dilates_natively", path):  # the path is chosen at each call
+        return _train_step_seconds(build(), HindsightLoss(), x, y, repeat=30)
 
 
 def _dilated_rows() -> list[Row]:
@@ -152,12 +156,10 @@ def _fused_norm_step_seconds(fused: bool) -> float:
     rng = np.random.default_rng(0)
     x, y = rng.random((16, SIZE, SIZE, 3), np.float32), rng.integers(0, CLASSES, (16, SIZE, SIZE))
     norm = normalization.FusedBatchNormalization if fused else keras.layers.BatchNormalization
-    with mock.patch.object(normalization, "FusedBatchNormalization", norm):
+    with mock.patch.object(normalization, "FusedBatchNormalization", norm):  # the layer is chosen when built
         keras.utils.set_random_seed(0)
         model = build_unet((SIZE, SIZE, 3), CLASSES, depth=3, base_filters=16, batch_norm=True)
-    model.compile(keras.optimizers.Adam(1e-3), CrossEntropyDiceLoss(from_logits=True))
-    model.optimizer.build(model.trainable_variables)
-    return median_seconds(lambda: model.train_on_batch(x, y), repeat=40, warmup=5)
+    return _train_step_seconds(model, CrossEntropyDiceLoss(from_logits=True), x, y, repeat=40)
 
 
 def run() -> list[Row]:

@@ -98,9 +98,14 @@ def _targets(row: dict) -> str:
     return "; ".join(shown) or "-"
 
 
+def number_machines(machines) -> list[str]:
+    """Machine names in the order every README table numbers them ("machine 1" first): sorted, each once."""
+    return sorted(set(machines))
+
+
 def machines_of(*records: dict) -> list[str]:
-    """The machines the runs of ``records`` ran on, sorted: "machine 1" is the first, in both README tables."""
-    return sorted({row["machine"] for record in records for row in record.values()})
+    """The machines the runs of ``records`` ran on, numbered as in every README table (``number_machines``)."""
+    return number_machines(row["machine"] for record in records for row in record.values())
 
 
 def table(record: dict, notebooks: list[str]) -> str:

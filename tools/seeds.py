@@ -104,10 +104,10 @@ def table(rows: list[dict]) -> str:
     """The README's block: one line per notebook and target.
 
     When the runs come from more than one machine, the machines are numbered as in the README's other tables
-    (``results.machines_of``: sorted by name) and listed below; a notebook whose seeds ran on different machines
-    names the machine after each value (figures move in their third decimal from one machine to another).
+    (``results.number_machines``) and listed below; a notebook whose seeds ran on different machines names the
+    machine after each value (figures move in their third decimal from one machine to another).
     """
-    known = sorted({m for row in rows for m in row.get("machines", {}).values()})
+    known = results.number_machines(m for row in rows for m in row.get("machines", {}).values())
     lines = ["Made by `python tools/seeds.py` from `results/seeds.json` (runs with other seeds) and "
              "`results/runs.json` (each notebook's default seed), full mode.", "",
              "| notebook | figure | target | value per seed | mean | worst | every seed meets it |",
