@@ -22,6 +22,7 @@ import numpy as np
 from keras import ops
 
 from cvlib._checks import check_finite, to_numpy
+from cvlib.layers.normalization import FusedBatchNormalization
 
 PADDINGS = ("valid", "same")
 
@@ -355,8 +356,8 @@ class IACBlock(keras.layers.Layer):
         def conv(filters, size, rate, name):
             return DilatedConv2D(filters, size, padding="same", dilation_rate=rate, use_bias=False, name=name)
 
-        def norm(name):
-            return keras.layers.BatchNormalization(momentum=self.momentum, name=name)
+        def norm(name):  # Keras's BatchNormalization, trained with TensorFlow's fused kernel (faster on a CPU)
+            return FusedBatchNormalization(momentum=self.momentum, name=name)
 
         b = self.branch_filters
         self.branch_convs = [conv(b, k, 1, f"inception_{k}x{k}") for k in self.kernel_sizes]

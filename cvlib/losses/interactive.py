@@ -24,6 +24,13 @@ per-pixel term gives every pixel a gradient from the first step and converges se
 
 With M = 1 the loss is the per-output loss plus the click term: the single-output baseline.
 
+**Relaxed minimum** (``relax`` = epsilon, default 0): ``(1 - epsilon) min_m l_m + epsilon mean_m l_m`` in place of
+``min_m l_m``, the relaxed winner-takes-all of Rupprecht et al. ("Learning in an Uncertain World: Representing
+Ambiguity Through Multiple Hypotheses", ICCV 2017). Where most training samples are unambiguous, a pure minimum
+lets the outputs split them between themselves at random, and each output learns from only its share; the
+epsilon part keeps every output learning from every sample, while the minimum still lets them part on the
+ambiguous ones.
+
 Shapes: ``y_pred`` logits (or probabilities with ``from_logits=False``) (B, H, W, M); ``y_true`` the mask
 (B, H, W) or (B, H, W, 1), or (B, H, W, 3) = mask + positive and negative disk maps (how ``HindsightLoss``
 receives the click maps through ``fit``); ``clicks`` (B, H, W, 2) binary disk maps for the function form.
@@ -139,17 +146,28 @@ def _weight(value, name):
     return float(value)
 
 
+def _share(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{name}: expected a number in [0, 1], got {value!r}")
+    return float(value)
+
+
 def hindsight_loss(y_true, y_pred, clicks=None, from_logits: bool = True, click_weight: float = 1.0,
-                   bce_weight: float = 1.0):
+                   bce_weight: float = 1.0, relax: float = 0.0):
     """Li et al.'s loss, per image (B,): ``min_m [J + bce_weight * BCE](Y, f_m) + click_weight * mean_m C``.
 
     ``clicks`` (B, H, W, 2) binary disk maps, or carried as channels 1-2 of ``y_true``; without them (or with
-    ``click_weight=0``) only the hindsight term is computed.
+    ``click_weight=0``) only the hindsight term is computed. ``relax`` in [0, 1] replaces the minimum by
+    ``(1 - relax) * min_m + relax * mean_m`` (0: the paper's minimum, 1: every output trained on every sample).
     """
     click_weight = _weight(click_weight, "click_weight")
     bce_weight = _weight(bce_weight, "bce_weight")
+    relax = _share(relax, "relax")
     mask, logits, clicks = _split(y_true, y_pred, clicks)
-    loss = ops.min(per_output_loss(mask, logits, from_logits, bce_weight), axis=-1)
+    per_output = per_output_loss(mask, logits, from_logits, bce_weight)
+    loss = ops.min(per_output, axis=-1)
+    if relax:
+        loss = (1.0 - relax) * loss + relax * ops.mean(per_output, axis=-1)
     if clicks is not None and click_weight:
         loss = loss + click_weight * ops.mean(click_consistency(clicks, logits, from_logits), axis=-1)
     return loss
@@ -160,17 +178,19 @@ class HindsightLoss(keras.losses.Loss):
     """``hindsight_loss`` as a Keras loss; pass the click disk maps as channels 1-2 of ``y_true`` (B, H, W, 3)."""
 
     def __init__(self, from_logits: bool = True, click_weight: float = 1.0, bce_weight: float = 1.0,
-                 name: str = "hindsight_loss", **kwargs):
+                 relax: float = 0.0, name: str = "hindsight_loss", **kwargs):
         super().__init__(name=name, **kwargs)
         self.from_logits = bool(from_logits)
         self.click_weight = _weight(click_weight, "click_weight")
         self.bce_weight = _weight(bce_weight, "bce_weight")
+        self.relax = _share(relax, "relax")
 
     def call(self, y_true, y_pred):
         return hindsight_loss(y_true, y_pred, from_logits=self.from_logits, click_weight=self.click_weight,
-                              bce_weight=self.bce_weight)
+                              bce_weight=self.bce_weight, relax=self.relax)
 
     def get_config(self):
         config = super().get_config()
-        config.update(from_logits=self.from_logits, click_weight=self.click_weight, bce_weight=self.bce_weight)
+        config.update(from_logits=self.from_logits, click_weight=self.click_weight, bce_weight=self.bce_weight,
+                      relax=self.relax)
         return config

@@ -94,6 +94,7 @@ def _skeleton(input_shape, num_outputs, filters, context, name):
     from keras import layers
 
     from cvlib.layers.atrous import DilatedConv2D
+    from cvlib.layers.normalization import FusedBatchNormalization
 
     shape = _input_shape(input_shape)
     filters = _positive_int(filters, "filters")
@@ -103,8 +104,9 @@ def _skeleton(input_shape, num_outputs, filters, context, name):
         # DilatedConv2D: Keras's Conv2D, its dilated convolutions computed by TensorFlow's own op (faster on a CPU)
         x = DilatedConv2D(channels, 3, strides=strides, dilation_rate=rate, padding="same", use_bias=False,
                           name=f"{prefix}_conv")(x)
-        # momentum 0.9: the moving statistics must keep up with a short, fast training
-        x = layers.BatchNormalization(momentum=0.9, name=f"{prefix}_bn")(x)
+        # momentum 0.9: the moving statistics must keep up with a short, fast training; Keras's BatchNormalization,
+        # trained with TensorFlow's fused kernel (faster on a CPU, the same results up to float rounding)
+        x = FusedBatchNormalization(momentum=0.9, name=f"{prefix}_bn")(x)
         return layers.ReLU(name=f"{prefix}_relu")(x)
 
     inputs = keras.Input(shape, name="image_and_clicks")
@@ -171,6 +173,8 @@ def build_selection_net(input_shape=(64, 64, 5), num_outputs: int = 4, filters: 
     import keras
     from keras import layers
 
+    from cvlib.layers.normalization import FusedBatchNormalization
+
     shape = _input_shape(input_shape)
     num_outputs = _positive_int(num_outputs, "num_outputs")
     filters = _positive_int(filters, "filters")
@@ -179,7 +183,7 @@ def build_selection_net(input_shape=(64, 64, 5), num_outputs: int = 4, filters: 
     x = layers.Concatenate(name="input_and_candidates")([inputs, candidates])
     for i, channels in enumerate((filters, 2 * filters, 4 * filters)):
         x = layers.Conv2D(channels, 3, strides=2, padding="same", use_bias=False, name=f"sel{i}_conv")(x)
-        x = layers.BatchNormalization(momentum=0.9, name=f"sel{i}_bn")(x)
+        x = FusedBatchNormalization(momentum=0.9, name=f"sel{i}_bn")(x)
         x = layers.ReLU(name=f"sel{i}_relu")(x)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     outputs = layers.Dense(num_outputs, name="choice_logits")(x)
