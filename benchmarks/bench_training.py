@@ -1,5 +1,5 @@
-"""Five training choices on a CPU: four measured on notebook 11's U-Net (depth 3, 16 filters, 64 x 64 scenes), one
-on notebook 15's click networks.
+"""Five training choices on a CPU, measured on notebook 11's U-Net (depth 3, 16 filters, 64 x 64 scenes) and on
+notebook 15's click networks (fused batch normalisation on both).
 
 Run ``python benchmarks/bench_training.py``.
 
@@ -16,7 +16,7 @@ Run ``python benchmarks/bench_training.py``.
   Median seconds of a whole first ``fit`` (one short epoch: tracing dominates, as in a fast-mode notebook).
 - Fused batch normalisation: ``cvlib.layers.FusedBatchNormalization`` (TensorFlow's fused kernel, forward and
   backward) against Keras's ``BatchNormalization`` (moments, then elementwise operations, each differentiated on
-  its own), in notebook 11's U-Net. Median seconds of one training step.
+  its own), in notebook 11's U-Net and notebook 15's click FCN. Median seconds of one training step.
 - Dilated convolutions: ``cvlib.layers.DilatedConv2D`` (TensorFlow's Conv2D op, which oneDNN dilates in place)
   against Keras's ``Conv2D`` (``tf.nn.convolution``: space-to-batch around an undilated convolution), in notebook
   15's click FCN (rates 1, 2, 4, 8, 1) and IAC network (rates 2, 4, 8). Median seconds of one training step.
@@ -81,16 +81,16 @@ def _train_step_seconds(model, loss, x, y, repeat: int) -> float:
     return median_seconds(lambda: model.train_on_batch(x, y), repeat=repeat, warmup=5)
 
 
-def _step_seconds(build, native: bool) -> float:
-    """Median seconds of one training step (batch 32, 48 x 48 inputs) of a click network, dilating natively or not."""
+def _step_seconds(build, native: bool, batch: int) -> float:
+    """Median seconds of one training step (``batch`` 48 x 48 inputs) of a click network, dilating natively or not."""
     from unittest import mock
 
     from cvlib.layers import atrous
     from cvlib.losses.interactive import HindsightLoss
 
     rng = np.random.default_rng(0)
-    x = rng.random((32, 48, 48, 5), np.float32)
-    y = (rng.random((32, 48, 48, 3)) > 0.5).astype(np.float32)
+    x = rng.random((batch, 48, 48, 5), np.float32)
+    y = (rng.random((batch, 48, 48, 3)) > 0.5).astype(np.float32)
     path = atrous._tensorflow_dilates_natively if native else (lambda: False)
     with mock.patch.object(atrous, "_tensorflow_dilates_natively", path):  # the path is chosen at each call
         return _train_step_seconds(build(), HindsightLoss(), x, y, repeat=30)
@@ -99,12 +99,33 @@ def _step_seconds(build, native: bool) -> float:
 def _dilated_rows() -> list[Row]:
     from cvlib.models.interactive import build_click_fcn, build_iac_fcn
 
-    networks = {"click FCN": lambda: build_click_fcn((48, 48, 5), 1, 24),
-                "IAC network": lambda: build_iac_fcn((48, 48, 5), 1, 24, 3, (1, 3, 5), (2, 4, 8))}
-    return [Row(f"training step of notebook 15's {name}, 32 of 48x48", _step_seconds(build, True),
-                _step_seconds(build, False), "Keras's Conv2D, tf.nn.convolution",
+    # each network with the batch size notebook 15 trains it with (BATCH_SIZE, IAC_BATCH_SIZE)
+    networks = {"click FCN": (lambda: build_click_fcn((48, 48, 5), 1, 24), 16),
+                "IAC network": (lambda: build_iac_fcn((48, 48, 5), 1, 24, 3, (1, 3, 5), (2, 4, 8)), 32)}
+    return [Row(f"training step of notebook 15's {name}, {batch} of 48x48", _step_seconds(build, True, batch),
+                _step_seconds(build, False, batch), "Keras's Conv2D, tf.nn.convolution",
                 note="cvlib.layers.DilatedConv2D: the same weights, equal up to float rounding")
-            for name, build in networks.items()]
+            for name, (build, batch) in networks.items()]
+
+
+def _fused_click_step_seconds(fused: bool) -> float:
+    """Median seconds of one training step of notebook 15's click FCN (batch 16), its batch norm fused or Keras's."""
+    from unittest import mock
+
+    import keras
+
+    from cvlib.layers import normalization
+    from cvlib.losses.interactive import HindsightLoss
+    from cvlib.models.interactive import build_click_fcn
+
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 48, 48, 5), np.float32)
+    y = (rng.random((16, 48, 48, 3)) > 0.5).astype(np.float32)
+    norm = normalization.FusedBatchNormalization if fused else keras.layers.BatchNormalization
+    with mock.patch.object(normalization, "FusedBatchNormalization", norm):  # the layer is chosen when built
+        keras.utils.set_random_seed(0)
+        model = build_click_fcn((48, 48, 5), 2, 24)
+    return _train_step_seconds(model, HindsightLoss(relax=0.5), x, y, repeat=30)
 
 
 @contextlib.contextmanager
@@ -178,6 +199,9 @@ def run() -> list[Row]:
         note="optimizer.build(trainable_variables) after compile: its step traced once; the same weights"))
     rows.append(Row("training step of notebook 11's U-Net, 16 of 64x64", _fused_norm_step_seconds(True),
                     _fused_norm_step_seconds(False), "Keras's BatchNormalization",
+                    note="cvlib.layers.FusedBatchNormalization: equal to Keras's layer up to float rounding"))
+    rows.append(Row("training step of notebook 15's diverse click FCN, 16 of 48x48", _fused_click_step_seconds(True),
+                    _fused_click_step_seconds(False), "Keras's BatchNormalization",
                     note="cvlib.layers.FusedBatchNormalization: equal to Keras's layer up to float rounding"))
     return rows + _dilated_rows()
 
