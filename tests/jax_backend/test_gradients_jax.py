@@ -139,3 +139,15 @@ def test_hindsight_gradient_reaches_only_the_best_output_without_clicks():
     assert np.abs(grad[..., 1]).sum() > 0 and np.abs(grad[..., [0, 2]]).sum() == 0, (
         "the min sends the gradient to the winning output only"
     )
+
+
+def test_relaxed_hindsight_gradient_reaches_every_output():
+    from cvlib.losses.interactive import hindsight_loss, per_output_loss
+
+    rng = np.random.default_rng(2)
+    mask = (rng.random((4, 9, 9)) > 0.5).astype("float32")
+    logits = jnp.asarray((2 * rng.normal(size=(4, 9, 9, 3))).astype("float32"))
+    grad = np.abs(np.asarray(jax.grad(lambda z: jnp.sum(hindsight_loss(mask, z, relax=0.3)))(logits))).sum(axis=(1, 2))
+    assert np.all(grad > 0), "every output learns from every sample"
+    winner = np.asarray(per_output_loss(mask, logits)).argmin(-1)
+    assert np.all(grad[np.arange(4), winner] == grad.max(-1)), "the winning output still gets the most"
