@@ -25,11 +25,11 @@ per-pixel term gives every pixel a gradient from the first step and converges se
 With M = 1 the loss is the per-output loss plus the click term: the single-output baseline.
 
 **Relaxed minimum** (``relax`` = epsilon, default 0): ``(1 - epsilon) min_m l_m + epsilon mean_m l_m`` in place of
-``min_m l_m``, the relaxed winner-takes-all of Rupprecht et al. ("Learning in an Uncertain World: Representing
-Ambiguity Through Multiple Hypotheses", ICCV 2017). Where most training samples are unambiguous, a pure minimum
-lets the outputs split them between themselves at random, and each output learns from only its share; the
-epsilon part keeps every output learning from every sample, while the minimum still lets them part on the
-ambiguous ones.
+``min_m l_m``, a form of the relaxed winner-takes-all of Rupprecht et al. ("Learning in an Uncertain World:
+Representing Ambiguity Through Multiple Hypotheses", ICCV 2017; they give the winner 1 - epsilon and every other
+output epsilon / (M - 1)). Where most training samples are unambiguous, a pure minimum lets the outputs split them
+between themselves at random, and each output learns from only its share; the epsilon part keeps every output
+learning from every sample, while the minimum still lets them part on the ambiguous ones.
 
 Shapes: ``y_pred`` logits (or probabilities with ``from_logits=False``) (B, H, W, M); ``y_true`` the mask
 (B, H, W) or (B, H, W, 1), or (B, H, W, 3) = mask + positive and negative disk maps (how ``HindsightLoss``
