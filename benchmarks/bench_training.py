@@ -108,26 +108,6 @@ def _dilated_rows() -> list[Row]:
             for name, (build, batch) in networks.items()]
 
 
-def _fused_click_step_seconds(fused: bool) -> float:
-    """Median seconds of one training step of notebook 15's click FCN (batch 16), its batch norm fused or Keras's."""
-    from unittest import mock
-
-    import keras
-
-    from cvlib.layers import normalization
-    from cvlib.losses.interactive import HindsightLoss
-    from cvlib.models.interactive import build_click_fcn
-
-    rng = np.random.default_rng(0)
-    x = rng.random((16, 48, 48, 5), np.float32)
-    y = (rng.random((16, 48, 48, 3)) > 0.5).astype(np.float32)
-    norm = normalization.FusedBatchNormalization if fused else keras.layers.BatchNormalization
-    with mock.patch.object(normalization, "FusedBatchNormalization", norm):  # the layer is chosen when built
-        keras.utils.set_random_seed(0)
-        model = build_click_fcn((48, 48, 5), 2, 24)
-    return _train_step_seconds(model, HindsightLoss(relax=0.5), x, y, repeat=30)
-
-
 @contextlib.contextmanager
 def _tf_data_autotune():
     """TensorFlow's default inside the block: tf.data pipelines iterated with the autotuner on."""
@@ -165,22 +145,42 @@ def _autotune_rows(x, y) -> list[Row]:
     return rows
 
 
-def _fused_norm_step_seconds(fused: bool) -> float:
-    """Median seconds of one training step of notebook 11's U-Net (batch 16), its batch norm fused or Keras's."""
+def _norm_step_seconds(build, loss, x, y, fused: bool, repeat: int) -> float:
+    """Median seconds of one training step of ``build()``'s model, its batch norm fused (cvlib's) or Keras's."""
     from unittest import mock
 
     import keras
 
     from cvlib.layers import normalization
-    from cvlib.losses import CrossEntropyDiceLoss
 
-    rng = np.random.default_rng(0)
-    x, y = rng.random((16, SIZE, SIZE, 3), np.float32), rng.integers(0, CLASSES, (16, SIZE, SIZE))
     norm = normalization.FusedBatchNormalization if fused else keras.layers.BatchNormalization
     with mock.patch.object(normalization, "FusedBatchNormalization", norm):  # the layer is chosen when built
         keras.utils.set_random_seed(0)
-        model = build_unet((SIZE, SIZE, 3), CLASSES, depth=3, base_filters=16, batch_norm=True)
-    return _train_step_seconds(model, CrossEntropyDiceLoss(from_logits=True), x, y, repeat=40)
+        model = build()
+    return _train_step_seconds(model, loss, x, y, repeat=repeat)
+
+
+def _fused_norm_rows() -> list[Row]:
+    """Notebook 11's U-Net (batch 16) and notebook 15's diverse click FCN (batch 16), batch norm fused or Keras's."""
+    from cvlib.losses import CrossEntropyDiceLoss
+    from cvlib.losses.interactive import HindsightLoss
+    from cvlib.models.interactive import build_click_fcn
+
+    rng = np.random.default_rng(0)
+    unet_x, unet_y = rng.random((16, SIZE, SIZE, 3), np.float32), rng.integers(0, CLASSES, (16, SIZE, SIZE))
+    click_x = rng.random((16, 48, 48, 5), np.float32)
+    click_y = (rng.random((16, 48, 48, 3)) > 0.5).astype(np.float32)
+    cases = {
+        f"notebook 11's U-Net, 16 of {SIZE}x{SIZE}": (
+            lambda: build_unet((SIZE, SIZE, 3), CLASSES, depth=3, base_filters=16, batch_norm=True),
+            CrossEntropyDiceLoss(from_logits=True), unet_x, unet_y, 40),
+        "notebook 15's diverse click FCN, 16 of 48x48": (
+            lambda: build_click_fcn((48, 48, 5), 2, 24), HindsightLoss(relax=0.5), click_x, click_y, 30),
+    }
+    return [Row(f"training step of {name}", _norm_step_seconds(build, loss, x, y, True, repeat),
+                _norm_step_seconds(build, loss, x, y, False, repeat), "Keras's BatchNormalization",
+                note="cvlib.layers.FusedBatchNormalization: equal to Keras's layer up to float rounding")
+            for name, (build, loss, x, y, repeat) in cases.items()]
 
 
 def run() -> list[Row]:
@@ -197,13 +197,7 @@ def run() -> list[Row]:
         lambda: _first_fit(True, small_x, small_y), repeat=3, warmup=0), median_seconds(
         lambda: _first_fit(False, small_x, small_y), repeat=3, warmup=0), "optimizer built inside fit",
         note="optimizer.build(trainable_variables) after compile: its step traced once; the same weights"))
-    rows.append(Row("training step of notebook 11's U-Net, 16 of 64x64", _fused_norm_step_seconds(True),
-                    _fused_norm_step_seconds(False), "Keras's BatchNormalization",
-                    note="cvlib.layers.FusedBatchNormalization: equal to Keras's layer up to float rounding"))
-    rows.append(Row("training step of notebook 15's diverse click FCN, 16 of 48x48", _fused_click_step_seconds(True),
-                    _fused_click_step_seconds(False), "Keras's BatchNormalization",
-                    note="cvlib.layers.FusedBatchNormalization: equal to Keras's layer up to float rounding"))
-    return rows + _dilated_rows()
+    return rows + _fused_norm_rows() + _dilated_rows()
 
 
 if __name__ == "__main__":

@@ -356,7 +356,7 @@ class IACBlock(keras.layers.Layer):
         def conv(filters, size, rate, name):
             return DilatedConv2D(filters, size, padding="same", dilation_rate=rate, use_bias=False, name=name)
 
-        def norm(name):  # Keras's BatchNormalization, trained with TensorFlow's fused kernel (faster on a CPU)
+        def norm(name):  # Keras's BatchNormalization, trained with TensorFlow's fused kernel
             return FusedBatchNormalization(momentum=self.momentum, name=name)
 
         b = self.branch_filters

@@ -105,7 +105,7 @@ def _skeleton(input_shape, num_outputs, filters, context, name):
         x = DilatedConv2D(channels, 3, strides=strides, dilation_rate=rate, padding="same", use_bias=False,
                           name=f"{prefix}_conv")(x)
         # momentum 0.9: the moving statistics must keep up with a short, fast training; Keras's BatchNormalization,
-        # trained with TensorFlow's fused kernel (faster on a CPU, the same results up to float rounding)
+        # trained with TensorFlow's fused kernel (the same results up to float rounding)
         x = FusedBatchNormalization(momentum=0.9, name=f"{prefix}_bn")(x)
         return layers.ReLU(name=f"{prefix}_relu")(x)
 
