@@ -150,6 +150,9 @@ class DetectorConfig:
     foreground, IoU ``fg_iou`` for a foreground match. Detection: ``score_threshold``, per-class
     NMS at ``nms_iou``, at most ``max_detections`` per image. Backbone: ``stride`` (None:
     ``2 ** len(filters)``) and ``norm`` (``"group"`` or ``"batch"``; see ``build_backbone``).
+    ``jit_compile``: compile the training step with XLA, whose program sums in a fixed order, so that
+    training repeats bit for bit; TensorFlow's graph runtime on a CPU does not always (the same step of
+    a RoIPool Faster R-CNN, repeated from the same weights, has given different last bits).
     """
 
     anchor_scales: tuple = (16, 32, 64)
@@ -172,6 +175,7 @@ class DetectorConfig:
     smooth_l1_beta: float = 1.0 / 9.0
     stride: int | None = None
     norm: str = "group"
+    jit_compile: bool = False
 
 
 def _as_images(images, image_shape) -> np.ndarray:
@@ -205,6 +209,8 @@ class TwoStageDetector:
         self.num_classes = int(num_classes)
         self.use_rpn = bool(rpn)
         self.config = config or DetectorConfig()
+        if not isinstance(self.config.jit_compile, bool):
+            raise ValueError(f"config.jit_compile: expected True or False, got {self.config.jit_compile!r}")
         self.rng = np.random.default_rng(seed)  # sampling of anchors and RoIs; weights follow Keras' seed
         c = self.config
         self.stride = 2 ** _pools(filters, c.stride)
@@ -364,7 +370,7 @@ class TwoStageDetector:
         if self.use_rpn:
             variables += self.rpn.trainable_variables
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(reduce_retracing=True, jit_compile=self.config.jit_compile)
         def train_step(images, rpn_labels, rpn_deltas, rois, classes, deltas, weights, extra=()):
             with tf.GradientTape() as tape:
                 parts = losses(images, rpn_labels, rpn_deltas, rois, classes, deltas, weights, extra, True)
