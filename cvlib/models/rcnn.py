@@ -150,9 +150,9 @@ class DetectorConfig:
     foreground, IoU ``fg_iou`` for a foreground match. Detection: ``score_threshold``, per-class
     NMS at ``nms_iou``, at most ``max_detections`` per image. Backbone: ``stride`` (None:
     ``2 ** len(filters)``) and ``norm`` (``"group"`` or ``"batch"``; see ``build_backbone``).
-    ``jit_compile``: compile the training step with XLA, whose program sums in a fixed order, so that
-    training repeats bit for bit; TensorFlow's graph runtime on a CPU does not always (the same step of
-    a RoIPool Faster R-CNN, repeated from the same weights, has given different last bits).
+    ``jit_compile``: compile the training step with XLA. On a CPU the compiled step repeats bit for bit;
+    run by TensorFlow's graph runtime, operations side by side, the same step of a RoIPool Faster
+    R-CNN, repeated from the same weights and images, has given different last bits.
     """
 
     anchor_scales: tuple = (16, 32, 64)
