@@ -41,6 +41,19 @@ def test_committed_without_outputs(notebook):
     assert not dirty, f"{path.name}: cells {dirty} carry outputs or execution counts; clear them before committing"
 
 
+def test_valid_nbformat_with_unique_cell_ids(notebook):
+    path, nb = notebook
+    import copy
+
+    import nbformat
+
+    ids = [cell.get("id") for cell in nb["cells"]]
+    missing = [i for i, cell_id in enumerate(ids) if not cell_id]
+    assert not missing, f"{path.name}: cells {missing} have no id (nbformat 4.5 asks one per cell)"
+    assert len(set(ids)) == len(ids), f"{path.name}: cell ids repeat"
+    nbformat.validate(copy.deepcopy(nb))  # raises on a malformed notebook (and would fill in missing ids silently)
+
+
 def test_title_and_parameters_cells(notebook):
     path, nb = notebook
     first, second = nb["cells"][0], nb["cells"][1]
