@@ -8,10 +8,12 @@ headline figures recorded under the notebook's own name; exercises marked for nb
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
@@ -43,10 +45,6 @@ def test_committed_without_outputs(notebook):
 
 def test_valid_nbformat_with_unique_cell_ids(notebook):
     path, nb = notebook
-    import copy
-
-    import nbformat
-
     ids = [cell.get("id") for cell in nb["cells"]]
     missing = [i for i, cell_id in enumerate(ids) if not cell_id]
     assert not missing, f"{path.name}: cells {missing} have no id (nbformat 4.5 asks one per cell)"

@@ -151,8 +151,8 @@ class DetectorConfig:
     NMS at ``nms_iou``, at most ``max_detections`` per image. Backbone: ``stride`` (None:
     ``2 ** len(filters)``) and ``norm`` (``"group"`` or ``"batch"``; see ``build_backbone``).
     ``jit_compile``: compile the training step with XLA. On a CPU the compiled step repeats bit for bit;
-    run by TensorFlow's graph runtime, operations side by side, the same step of a RoIPool Faster
-    R-CNN, repeated from the same weights and images, has given different last bits.
+    TensorFlow's graph runtime, which runs operations side by side, has given the same step of a RoIPool
+    Faster R-CNN, repeated from the same weights and images, different last bits.
     """
 
     anchor_scales: tuple = (16, 32, 64)
