@@ -19,6 +19,7 @@ from cvlib.data.clicks import (
     encode_clicks,
     error_regions,
     next_click,
+    next_clicks,
     object_samples,
     sample_training_clicks,
 )
@@ -157,6 +158,50 @@ def test_area_and_distance_rankings_differ():
 def test_perfect_mask_needs_no_click():
     truth = np.eye(5, dtype=bool)
     assert next_click(truth, truth) is None
+
+
+def one_object_reference(truth, pred, by):
+    """The protocol written out for one object, region by region: what the batched simulator must give."""
+    candidates = []
+    for positive, errors in ((True, truth & ~pred), (False, pred & ~truth)):
+        if not errors.any():
+            continue
+        if by == "area":
+            labels, count = ndimage.label(errors)  # 4-connected
+            sizes = [int((labels == j).sum()) for j in range(1, count + 1)]
+            errors = labels == 1 + sizes.index(max(sizes))  # the first of the largest regions in raster order
+            key = max(sizes)
+        depth = ndimage.distance_transform_edt(np.pad(errors, 1))[1:-1, 1:-1]
+        y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
+        candidates.append(((key if by == "area" else depth[y, x], positive), Click(int(x), int(y), positive)))
+    return max(candidates, key=lambda c: c[0])[1] if candidates else None
+
+
+@pytest.mark.parametrize("by", ["area", "distance"])
+@pytest.mark.parametrize("size, density", [((5, 7), 0.3), ((12, 9), 0.5), ((48, 48), 0.02)])
+def test_batched_clicks_equal_the_protocol_object_by_object(by, size, density):
+    rng = np.random.default_rng(sum(size))
+    truth = rng.random((300, *size)) < 0.5
+    truth[:, 1:-1, 1:-1] |= rng.random((300, size[0] - 2, size[1] - 2)) < 0.3
+    pred = truth ^ (rng.random(truth.shape) < density)  # scattered errors: many regions of equal size, ties
+    pred[:20] = truth[:20]                              # some perfect masks: no click
+    pred[20:40] = False                                 # some empty ones: the whole object is missed
+    got = next_clicks(truth, pred, by=by)
+    assert got == [one_object_reference(t, p, by) for t, p in zip(truth, pred)]
+    assert got[:20] == [None] * 20 and all(c.positive for c in got[20:40])
+    assert [next_click(t, p, by=by) for t, p in zip(truth[40:80], pred[40:80])] == got[40:80]
+
+
+def test_batched_clicks_bad_input():
+    assert next_clicks(np.zeros((0, 4, 4), bool), np.zeros((0, 4, 4), bool)) == []
+    with pytest.raises(ValueError, match="masks_pred: expected masks of the true masks' shape"):
+        next_clicks(np.zeros((2, 4, 4), bool), np.zeros((2, 4, 5), bool))
+    with pytest.raises(ValueError, match="masks_true: expected masks"):
+        next_clicks(np.zeros((4, 4), bool), np.zeros((4, 4), bool))
+    with pytest.raises(ValueError, match="masks_pred: expected binary masks"):
+        next_clicks(np.zeros((1, 4, 4), bool), np.full((1, 4, 4), 0.5))
+    with pytest.raises(ValueError, match="by"):
+        next_clicks(np.zeros((1, 4, 4), bool), np.zeros((1, 4, 4), bool), by="size")
 
 
 def test_simulator_bad_input():

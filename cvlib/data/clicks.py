@@ -48,6 +48,7 @@ __all__ = [
     "encode_clicks",
     "error_regions",
     "next_click",
+    "next_clicks",
     "object_samples",
     "sample_training_clicks",
 ]
@@ -122,6 +123,16 @@ def _mask(mask, name: str, shape: tuple[int, int] | None = None) -> np.ndarray:
     if not np.all((arr == 0) | (arr == 1)):
         raise ValueError(f"{name}: expected a binary mask of 0/1 or booleans, got values such as "
                          f"{arr[(arr != 0) & (arr != 1)].flat[0]!r}")
+    return arr.astype(bool)
+
+
+def _mask_stack(masks, name: str) -> np.ndarray:
+    """A stack of N boolean masks (N, H, W); bool, 0/1 integers or 0/1 floats are accepted."""
+    arr = to_numpy(masks, name)
+    if arr.ndim != 3 or 0 in arr.shape[1:]:
+        raise ValueError(f"{name}: expected masks (N, H, W), got shape {arr.shape}")
+    if not np.all((arr == 0) | (arr == 1)):
+        raise ValueError(f"{name}: expected binary masks of 0/1 or booleans")
     return arr.astype(bool)
 
 
@@ -215,25 +226,58 @@ def next_click(mask_true, mask_pred, by: str = "area") -> Click | None:
         ``Click(x, y, positive)`` — positive when the region is missed object, negative when it is false
         foreground — or ``None`` when the mask equals the truth (no error left to click on).
     """
+    truth = _mask(mask_true, "mask_true")
+    pred = _mask(mask_pred, "mask_pred", truth.shape)
+    return next_clicks(truth[None], pred[None], by=by)[0]
+
+
+# 4-connectivity inside each (H, W) map of an (N, H, W) stack, and none across maps
+_PLANAR_CROSS = np.zeros((3, 3, 3), bool)
+_PLANAR_CROSS[1] = ndimage.generate_binary_structure(2, 1)
+
+
+def next_clicks(masks_true, masks_pred, by: str = "area") -> list[Click | None]:
+    """``next_click`` for N objects at once: bool (N, H, W) truths and current masks -> N clicks (or ``None``).
+
+    The same clicks as calling ``next_click`` on each object; the error regions of all objects are labelled in
+    one call, which is what makes a 20-click simulation of a thousand objects cheap (``simulate_clicks``).
+    """
     if by not in ("area", "distance"):
         raise ValueError(f"by: expected 'area' or 'distance', got {by!r}")
-    missed, extra = error_regions(mask_true, mask_pred)
-    candidates = []  # (key, positive, region); the best key wins
-    for positive, errors in ((True, missed), (False, extra)):
-        if not errors.any():
-            continue
-        if by == "distance":
-            x, y, depth = _centre(errors)
-            candidates.append(((depth, positive), Click(x, y, positive)))
-            continue
-        labels, count = ndimage.label(errors)
-        sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
-        region = labels == 1 + int(np.argmax(sizes))
-        x, y, _ = _centre(region)
-        candidates.append(((int(sizes.max()), positive), Click(x, y, positive)))
-    if not candidates:
-        return None
-    return max(candidates, key=lambda item: item[0])[1]
+    truth, pred = _mask_stack(masks_true, "masks_true"), _mask_stack(masks_pred, "masks_pred")
+    if pred.shape != truth.shape:
+        raise ValueError(f"masks_pred: expected masks of the true masks' shape {truth.shape}, got {pred.shape}")
+    n = len(truth)
+    if n == 0:
+        return []
+    errors = np.concatenate([truth & ~pred, pred & ~truth])  # (2N, H, W): what each mask misses, then its extras
+    if by == "area":
+        labels, _ = ndimage.label(errors, structure=_PLANAR_CROSS)
+        sizes = np.bincount(labels.ravel())
+        # Labels are numbered in raster order, so map k holds the labels first[k] + 1 ... last[k].
+        last = np.maximum.accumulate(labels.reshape(2 * n, -1).max(axis=1))
+        first = np.concatenate([[0], last[:-1]])
+    clicks: list[Click | None] = []
+    for i in range(n):
+        best = None  # (key, map index, label of the region); the largest key wins, ties to the false negatives
+        for positive, k in ((True, i), (False, n + i)):
+            if by == "distance":
+                if errors[k].any():
+                    x, y, depth = _centre(errors[k])
+                    key = (depth, positive)
+                    if best is None or key > best[0]:
+                        best = (key, Click(x, y, positive))
+            elif last[k] > first[k]:
+                label = first[k] + 1 + int(np.argmax(sizes[first[k] + 1: last[k] + 1]))  # the first of the largest
+                key = (int(sizes[label]), positive)
+                if best is None or key > best[0]:
+                    best = (key, (k, label, positive))
+        if best is not None and by == "area":
+            k, label, positive = best[1]
+            x, y, _ = _centre(labels[k] == label)
+            best = (best[0], Click(x, y, positive))
+        clicks.append(None if best is None else best[1])
+    return clicks
 
 
 # --------------------------------------------------------------------------- training clicks

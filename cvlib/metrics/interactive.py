@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from cvlib._checks import check_finite, to_numpy
-from cvlib.data.clicks import next_click
+from cvlib.data.clicks import next_clicks
 
 __all__ = ["MAX_CLICKS", "iou_curve", "mean_noc", "noc", "simulate_clicks"]
 
@@ -111,8 +111,7 @@ def simulate_clicks(predict: Callable, masks, max_clicks: int = MAX_CLICKS, by: 
     clicks: list[list] = [[] for _ in range(n)]
     current = np.zeros_like(truth)
     for step in range(budget):
-        for i in range(n):
-            click = next_click(truth[i], current[i], by=by)
+        for i, click in enumerate(next_clicks(truth, current, by=by)):
             if click is not None:
                 clicks[i].append(click)
         positive = [np.asarray([(c.x, c.y) for c in cs if c.positive], np.int64).reshape(-1, 2) for cs in clicks]

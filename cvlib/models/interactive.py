@@ -79,10 +79,13 @@ def make_inputs(images, positive, negative, mode: str = "distance") -> np.ndarra
         raise ValueError(f"positive, negative: expected one click set per image ({len(arr)}), got "
                          f"{len(positive)} and {len(negative)}")
     side = float(max(arr.shape[1:3]))
-    maps = np.stack([encode_clicks(p, n, arr.shape[1:3], mode=mode, truncate=side) for p, n in zip(positive, negative)])
+    inputs = np.empty((*arr.shape[:3], 5), np.float32)  # filled in place: no (B, H, W, 5) temporaries
+    np.divide(arr, 255.0, out=inputs[..., :3])
+    for i, (p, n) in enumerate(zip(positive, negative)):
+        inputs[i, ..., 3:] = encode_clicks(p, n, arr.shape[1:3], mode=mode, truncate=side)
     if mode == "distance":
-        maps = maps / side
-    return np.concatenate([arr / 255.0, maps], axis=-1).astype(np.float32)
+        inputs[..., 3:] /= side
+    return inputs
 
 
 # --------------------------------------------------------------------------- networks
