@@ -30,7 +30,7 @@ from cvlib.data import generate_scenes
 from cvlib.proposals import abo, proposal_recall, selective_search
 
 PHOTOS = ("astronaut", "coffee", "chelsea")
-SIZE = (375, 500)  # (H, W): the PASCAL-like image size the target is stated for
+SIZE = (375, 500)  # (H, W): the PASCAL-like image size the speed target is stated for
 NUM_SCENES = 8
 MAX_PROPOSALS = 2000
 

@@ -19,8 +19,8 @@ rebuilds the compiled model there (same architecture, weights and compile
 configuration; a fresh optimizer state), trains that copy and writes the trained
 weights back into ``model``. The same call takes a Keras distribution under the
 JAX backend (``keras.distribution.DataParallel``), whose ``scope()`` plays the
-strategy's part. Introduced for issue 12 (multi-device training); any notebook's
-``model.fit(x, y, ...)`` becomes ``fit(model, (x, y), ...)``.
+strategy's part. Any notebook's ``model.fit(x, y, ...)`` becomes
+``fit(model, (x, y), ...)``.
 """
 
 from __future__ import annotations
