@@ -1,5 +1,9 @@
 """A notebook's fingerprint: the digest of its first model's weights after the first two training steps.
 
+The first model is the first one the notebook trains in its own thread (fits that ``side_by_side`` runs in
+threads of their own are skipped: which reaches its second step first is a race, and a model trained after them
+depends on them anyway).
+
 Every notebook seeds Python, NumPy and Keras once (``cvlib.config.setup``) and its data generators
 are seeded, so two runs in two fresh kernels (each with its own Python hash seed) must give the
 same fingerprint: it depends on the data, the initial weights, the shuffling and the first
@@ -23,6 +27,7 @@ TIMING = re.compile(r"seconds|_ms$|_s$|per_second|fps|latency|time|speed|ratio",
 
 _WATCH = '''
 import hashlib as _hashlib
+import threading as _threading
 
 import keras as _keras
 
@@ -64,7 +69,9 @@ class _Fingerprint(_keras.callbacks.Callback):
 
 
 def _fit_watched(self, *args, **kwargs):
-    if not _Fingerprint.done:
+    # Only the notebook's own thread: which of two fits run side by side (cvlib.train.side_by_side) reaches its
+    # second step first is a race, so their first fit does not name one model; the next fit of the notebook does.
+    if not _Fingerprint.done and _threading.current_thread() is _threading.main_thread():
         kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), _Fingerprint()]
     return _fit(self, *args, **kwargs)
 

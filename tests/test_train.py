@@ -106,3 +106,50 @@ def test_fit_single_device_and_bad_input():
     x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
     history = train.fit(model, (x, x @ np.array([[1.0], [2.0], [3.0]], "float32")), batch_size=4, epochs=3, verbose=0)
     assert len(history.history["loss"]) == 3 and history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_side_by_side_gives_the_weights_of_one_after_the_other():
+    import keras
+    import tensorflow as tf
+
+    from cvlib.train import side_by_side
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((96, 12, 12, 3), np.float32), rng.random((96, 12, 12, 1), np.float32)
+
+    def model(name):
+        keras.utils.set_random_seed(1)
+        net = keras.Sequential([keras.Input((12, 12, 3)), keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+                                keras.layers.Conv2D(1, 3, padding="same")], name=name)
+        net.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+        return net
+
+    def train(net, seed):
+        batches = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(8)
+        net.fit(batches, epochs=3, verbose=0)
+        return net.get_weights()
+
+    one_after_the_other = [train(model("a"), 3), train(model("b"), 4)]
+    a, b = model("a"), model("b")
+    together = side_by_side(lambda: train(a, 3), lambda: train(b, 4))
+    for alone, beside in zip(one_after_the_other, together):
+        assert all(np.array_equal(u, v) for u, v in zip(alone, beside))
+    assert not np.array_equal(together[0][0], together[1][0]), "two shuffles: two different trainings"
+
+
+def test_side_by_side_returns_in_order_and_raises_a_failing_job():
+    from cvlib.train import side_by_side
+
+    assert side_by_side(lambda: 1, lambda: 2, lambda: 3) == [1, 2, 3]
+    finished = []
+
+    def fails():
+        raise RuntimeError("job failed")
+
+    with pytest.raises(RuntimeError, match="job failed"):
+        side_by_side(fails, lambda: finished.append(True))
+    assert finished == [True], "the other job still runs to its end"
+    with pytest.raises(ValueError, match="jobs"):
+        side_by_side()
+    with pytest.raises(ValueError, match="jobs"):
+        side_by_side(1)
