@@ -236,6 +236,21 @@ _PLANAR_CROSS = np.zeros((3, 3, 3), bool)
 _PLANAR_CROSS[1] = ndimage.generate_binary_structure(2, 1)
 
 
+def _largest_regions(errors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Label every map of a (K, H, W) stack at once: (size of each map's largest 4-connected region, 0 if it has
+    none; that region's label, the first of the largest in raster order; the labels, int (K, H, W))."""
+    labels, _ = ndimage.label(errors, structure=_PLANAR_CROSS)
+    sizes = np.bincount(labels.ravel())
+    # ndimage.label numbers the regions in raster order, so map k holds the labels first[k] + 1 ... last[k]
+    last = np.maximum.accumulate(labels.reshape(len(errors), -1).max(axis=1))
+    first = np.concatenate([[0], last[:-1]])
+    largest, label = np.zeros(len(errors), np.int64), np.zeros(len(errors), np.int64)
+    for k in np.nonzero(last > first)[0]:
+        label[k] = first[k] + 1 + int(np.argmax(sizes[first[k] + 1: last[k] + 1]))
+        largest[k] = sizes[label[k]]
+    return largest, label, labels
+
+
 def next_clicks(masks_true, masks_pred, by: str = "area") -> list[Click | None]:
     """``next_click`` for N objects at once: bool (N, H, W) truths and current masks -> N clicks (or ``None``).
 
@@ -251,32 +266,26 @@ def next_clicks(masks_true, masks_pred, by: str = "area") -> list[Click | None]:
     if n == 0:
         return []
     errors = np.concatenate([truth & ~pred, pred & ~truth])  # (2N, H, W): what each mask misses, then its extras
+    has_errors = errors.reshape(2 * n, -1).any(axis=1)
     if by == "area":
-        labels, _ = ndimage.label(errors, structure=_PLANAR_CROSS)
-        sizes = np.bincount(labels.ravel())
-        # Labels are numbered in raster order, so map k holds the labels first[k] + 1 ... last[k].
-        last = np.maximum.accumulate(labels.reshape(2 * n, -1).max(axis=1))
-        first = np.concatenate([[0], last[:-1]])
+        score, label, labels = _largest_regions(errors)
+
+        def centre(k):
+            return _centre(labels[k] == label[k])
+    else:
+        centres = {k: _centre(errors[k]) for k in np.nonzero(has_errors)[0]}
+        score = np.array([centres[k][2] if k in centres else 0.0 for k in range(2 * n)])
+        centre = centres.__getitem__
     clicks: list[Click | None] = []
     for i in range(n):
-        best = None  # (key, map index, label of the region); the largest key wins, ties to the false negatives
-        for positive, k in ((True, i), (False, n + i)):
-            if by == "distance":
-                if errors[k].any():
-                    x, y, depth = _centre(errors[k])
-                    key = (depth, positive)
-                    if best is None or key > best[0]:
-                        best = (key, Click(x, y, positive))
-            elif last[k] > first[k]:
-                label = first[k] + 1 + int(np.argmax(sizes[first[k] + 1: last[k] + 1]))  # the first of the largest
-                key = (int(sizes[label]), positive)
-                if best is None or key > best[0]:
-                    best = (key, (k, label, positive))
-        if best is not None and by == "area":
-            k, label, positive = best[1]
-            x, y, _ = _centre(labels[k] == label)
-            best = (best[0], Click(x, y, positive))
-        clicks.append(None if best is None else best[1])
+        # the larger region (by area) or the deeper pixel (by distance) wins; a tie goes to the false negatives
+        candidates = [((score[k], positive), k) for positive, k in ((True, i), (False, n + i)) if has_errors[k]]
+        if not candidates:
+            clicks.append(None)
+            continue
+        (_, positive), k = max(candidates)
+        x, y, _ = centre(k)
+        clicks.append(Click(x, y, positive))
     return clicks
 
 
