@@ -18,6 +18,7 @@ from cvlib.data.clicks import (
     distance_map,
     encode_clicks,
     error_regions,
+    honour_clicks,
     next_click,
     next_clicks,
     object_samples,
@@ -216,6 +217,50 @@ def test_simulator_bad_input():
         next_click(truth, truth, by="size")
     missed, extra = error_regions(np.eye(3), np.zeros((3, 3)))
     assert missed.sum() == 3 and not extra.any()
+
+
+def test_honour_clicks_sets_the_clicked_pixels_only():
+    rng = np.random.default_rng(4)
+    masks = rng.random((3, 6, 7)) > 0.5
+    positive = [[(0, 0), (6, 5)], [], [(2.7, 1.2)]]                  # (x, y); a fraction falls in its pixel
+    negative = [[(3, 2)], [(1, 4)], []]
+    before = masks.copy()
+    out = honour_clicks(masks, positive, negative)
+    assert np.array_equal(masks, before), "the input is not changed"
+    assert out.dtype == bool and out.shape == masks.shape
+    assert out[0, 0, 0] and out[0, 5, 6] and not out[0, 2, 3] and not out[1, 4, 1] and out[2, 1, 2]
+    changed = np.zeros_like(masks)
+    changed[0, [0, 5, 2], [0, 6, 3]] = changed[1, 4, 1] = changed[2, 1, 2] = True
+    assert np.array_equal(out[~changed], masks[~changed]), "every other pixel keeps its value"
+
+
+def test_honour_clicks_makes_the_next_click_move_on():
+    # a mask that ignores its positive click: the simulated user would click the same pixel again
+    truth = np.zeros((1, 9, 9), bool)
+    truth[0, 2:7, 2:7] = True
+    ignored = np.zeros_like(truth)
+    first = next_clicks(truth, ignored)[0]
+    assert next_clicks(truth, ignored)[0] == first, "the same error, the same click"
+    honoured = honour_clicks(ignored, [[(first.x, first.y)]], [[]])
+    assert next_clicks(truth, honoured)[0] != first
+
+
+def test_honour_clicks_on_a_pixel_clicked_both_ways_keeps_the_mask():
+    masks = np.array([[[True, False]]])
+    out = honour_clicks(masks, [[(0, 0), (1, 0)]], [[(0, 0), (1, 0)]])
+    assert np.array_equal(out, masks), "contradicting clicks cancel"
+
+
+def test_honour_clicks_bad_input():
+    masks = np.zeros((2, 4, 4), bool)
+    with pytest.raises(ValueError, match="one click set per mask"):
+        honour_clicks(masks, [[(1, 1)]], [[], []])
+    with pytest.raises(ValueError, match=r"negative\[1\]: click 0 .* outside"):
+        honour_clicks(masks, [[], []], [[], [(4, 0)]])
+    with pytest.raises(ValueError, match="masks: expected binary masks"):
+        honour_clicks(np.full((1, 4, 4), 0.5), [[]], [[]])
+    with pytest.raises(ValueError, match="masks: expected masks"):
+        honour_clicks(np.zeros((4, 4), bool), [[]], [[]])
 
 
 # --------------------------------------------------------------------------- training clicks

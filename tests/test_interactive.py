@@ -338,6 +338,32 @@ def test_predict_masks_and_session(painter):
         ClickSession(painter, np.zeros((20, 20, 3)), output=0)
 
 
+def test_honouring_the_clicks_overrides_the_network_at_the_clicked_pixels_only(painter):
+    # output 0 ignores negative clicks: a negative click inside its disk stays foreground, unless honoured
+    image = np.zeros((16, 16, 3), np.uint8)
+    positive, negative = [[(5, 5)]], [[(6, 5)]]
+    plain, probs, _ = predict_masks(painter, image[None], positive, negative, output=0)
+    honoured, probs_honoured, _ = predict_masks(painter, image[None], positive, negative, output=0,
+                                                honour_clicks=True)
+    assert plain[0, 5, 6] and not honoured[0, 5, 6]
+    plain[0, 5, 6] = False
+    assert np.array_equal(plain, honoured), "only the clicked pixel changes"
+    assert np.array_equal(probs, probs_honoured), "the probabilities stay the network's"
+
+    session = ClickSession(painter, image, output=0, honour_clicks=True)
+    session.add(5, 5)
+    session.add(6, 5, positive=False)
+    assert session.mask[5, 5] and not session.mask[5, 6] and session.mask[5, 4]
+    unhonoured = ClickSession(painter, image, output=0)
+    unhonoured.add(5, 5)
+    unhonoured.add(6, 5, positive=False)
+    assert unhonoured.mask[5, 6] and np.sum(unhonoured.mask != session.mask) == 1
+    session.add(6, 5, positive=True)                  # the user changes their mind: the last click on a pixel wins
+    assert session.mask[5, 6]
+    session.add(5, 5, positive=False)
+    assert not session.mask[5, 5]
+
+
 def test_widget_driven_by_its_handlers(painter):
     pytest.importorskip("ipywidgets")
     from cvlib.widgets import ClickDemo

@@ -19,7 +19,9 @@ are floored to the pixel they fall in (x = 3.7 is column 3). A click outside the
 later paper): compare the current mask with the truth; the errors are the *false negatives* (object pixels the
 mask misses) and the *false positives* (background it includes); the next click goes to the centre of the
 largest error region — the pixel of that region farthest from its boundary, found with a distance transform —
-and is positive if the region is missed object, negative if it is false foreground.
+and is positive if the region is missed object, negative if it is false foreground. ``honour_clicks`` gives each
+clicked pixel its click's label in a mask, so that a tool never contradicts a click at the pixel itself (else the
+simulated user, facing the same error, clicks the same pixel again and again).
 
 ``sample_training_clicks`` draws the clicks of a training sample: the first positive click near the object's
 centre, optional extra positive clicks inside it, negative clicks in a band around it and on other objects
@@ -47,6 +49,7 @@ __all__ = [
     "distance_map",
     "encode_clicks",
     "error_regions",
+    "honour_clicks",
     "next_click",
     "next_clicks",
     "object_samples",
@@ -229,6 +232,36 @@ def next_click(mask_true, mask_pred, by: str = "area") -> Click | None:
     truth = _mask(mask_true, "mask_true")
     pred = _mask(mask_pred, "mask_pred", truth.shape)
     return next_clicks(truth[None], pred[None], by=by)[0]
+
+
+def honour_clicks(masks, positive, negative) -> np.ndarray:
+    """Give every clicked pixel its click's label: a copy of ``masks`` with the positive clicks' pixels set and
+    the negative clicks' pixels cleared.
+
+    A network can leave a clicked pixel on the wrong side of its threshold; the simulated user, facing the same
+    error, would then click that pixel again and again. A tool that honours its clicks never shows a mask that
+    contradicts a click at the clicked pixel itself.
+
+    Args:
+        masks: bool (N, H, W) (0/1 accepted), one mask per object.
+        positive, negative: N click sets each, ``positive[i]`` the (P, 2) clicks (x, y) of object ``i``.
+
+    Returns:
+        bool (N, H, W). A pixel clicked both ways keeps the mask's own value there: the two clicks cancel.
+    """
+    out = _mask_stack(masks, "masks").copy()
+    if len(positive) != len(out) or len(negative) != len(out):
+        raise ValueError(f"positive, negative: expected one click set per mask ({len(out)}), got {len(positive)} "
+                         f"and {len(negative)}")
+    shape = out.shape[1:]
+    for i, (pos, neg) in enumerate(zip(positive, negative)):
+        on = {tuple(p) for p in check_clicks(pos, shape, f"positive[{i}]")}
+        off = {tuple(q) for q in check_clicks(neg, shape, f"negative[{i}]")}
+        for value, pixels in ((True, on - off), (False, off - on)):
+            if pixels:
+                xs, ys = np.array(sorted(pixels)).T
+                out[i, ys, xs] = value
+    return out
 
 
 # 4-connectivity inside each (H, W) map of an (N, H, W) stack, and none across maps

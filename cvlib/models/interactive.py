@@ -30,6 +30,7 @@ import numpy as np
 
 from cvlib._checks import to_numpy
 from cvlib.data.clicks import check_clicks, encode_clicks
+from cvlib.data.clicks import honour_clicks as _honour_clicks
 
 __all__ = [
     "ClickSession",
@@ -220,12 +221,14 @@ def _predict(model, inputs, batch_size: int) -> np.ndarray:
 
 
 def predict_masks(model, images, positive, negative, selector=None, output=None, threshold: float = 0.5,
-                  mode: str = "distance", batch_size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  mode: str = "distance", batch_size: int = 256,
+                  honour_clicks: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Segment every image from its clicks: (masks bool (B, H, W), probabilities (B, H, W, M), choice int (B,)).
 
     With M > 1 outputs the mask is the one ``selector`` (a selection network) picks, or output ``output`` when
     given (``output="oracle"`` is not accepted here: the oracle needs the truth, see the notebook). With M = 1 it
-    is the only output.
+    is the only output. ``honour_clicks=True`` then gives every clicked pixel its click's label
+    (``cvlib.data.clicks.honour_clicks``); the probabilities stay the network's.
     """
     inputs = make_inputs(images, positive, negative, mode)
     logits = _predict(model, inputs, batch_size)
@@ -243,6 +246,8 @@ def predict_masks(model, images, positive, negative, selector=None, output=None,
     else:
         choice = np.zeros(len(probs), np.int64)
     masks = choose_outputs(probs, choice) > threshold
+    if honour_clicks:
+        masks = _honour_clicks(masks, positive, negative)
     return masks, probs, choice
 
 
@@ -258,10 +263,12 @@ class ClickSession:
         image: uint8 (H, W, 3), of the model's input size.
         selector: the selection network, for a model with M > 1 outputs (else pass ``output``).
         output: with M > 1, the index of the output to show instead of the selector's choice.
+        honour_clicks: give every clicked pixel its click's label, whatever the network says there; a pixel
+            clicked more than once takes the label of its last click.
     """
 
     def __init__(self, model, image, selector=None, output: int | None = None, threshold: float = 0.5,
-                 mode: str = "distance"):
+                 mode: str = "distance", honour_clicks: bool = False):
         arr = to_numpy(image, "image", np.float32)
         if arr.ndim != 3 or arr.shape[-1] != 3:
             raise ValueError(f"image: expected an RGB image (H, W, 3), got shape {arr.shape}")
@@ -269,7 +276,7 @@ class ClickSession:
         if any(e is not None and e != s for e, s in zip(expected, arr.shape[:2])):
             raise ValueError(f"image: the model takes {expected[0]} x {expected[1]} inputs, got {arr.shape[:2]}")
         self.model, self.image, self.selector, self.output = model, arr, selector, output
-        self.threshold, self.mode = float(threshold), mode
+        self.threshold, self.mode, self.honour_clicks = float(threshold), mode, bool(honour_clicks)
         self.clicks: list[tuple[int, int, bool]] = []
         self._refresh()
 
@@ -321,4 +328,8 @@ class ClickSession:
             return
         masks, probs, choice = predict_masks(self.model, self.image[None], [self.positive], [self.negative],
                                              self.selector, self.output, self.threshold, self.mode)
+        if self.honour_clicks:
+            last = {(x, y): positive for x, y, positive in self.clicks}      # a later click on a pixel overrides
+            masks = _honour_clicks(masks, [[p for p, on in last.items() if on]],
+                                   [[p for p, on in last.items() if not on]])
         self.mask, self.probabilities, self.choice = masks[0], probs[0], int(choice[0])
