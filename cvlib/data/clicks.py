@@ -259,7 +259,7 @@ def honour_clicks(masks, positive, negative) -> np.ndarray:
         off = {tuple(q) for q in check_clicks(neg, shape, f"negative[{i}]")}
         for value, pixels in ((True, on - off), (False, off - on)):
             if pixels:
-                xs, ys = np.array(sorted(pixels)).T
+                xs, ys = np.array(list(pixels)).T
                 out[i, ys, xs] = value
     return out
 
